@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "imgsync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "imgsync", targets: ["imgsync"]),
+        .library(name: "ImgsyncCore", targets: ["ImgsyncCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian, each behind a module map and a one-line shim header.
+        .systemLibrary(name: "CImgsyncArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CImgsyncCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CImgsyncZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CImgsyncISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CImgsyncZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // All the logic: tar reading, decompression, layer application, object store, catalogs, publishing.
+        .target(
+            name: "ImgsyncCore",
+            dependencies: ["CImgsyncCrypto", "CImgsyncZlib", "CImgsyncISAL", "CImgsyncZstd"]
+        ),
+        // Command-line surface (ArgumentParser lives only here).
+        .target(
+            name: "ImgsyncCommands",
+            dependencies: [
+                "ImgsyncCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "imgsync", dependencies: ["ImgsyncCommands"]),
+
+        .testTarget(
+            name: "ImgsyncCoreTests",
+            dependencies: ["ImgsyncCore", "CImgsyncArchive"]
+        ),
+        .testTarget(
+            name: "ImgsyncCommandsTests",
+            dependencies: ["ImgsyncCommands", "ImgsyncCore"]
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

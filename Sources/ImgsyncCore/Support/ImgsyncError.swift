@@ -1,0 +1,78 @@
+import Foundation
+
+/// The one error type of imgsync's core. `code` is the class a caller can match on (the ERROR classes of
+/// conformance-cases.md), `message` says what was wrong and what to do, and the context fields name
+/// the layer blob and the tar entry so an operator can find the offending input.
+public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Kind: String, Sendable {
+            case traversal, rootType = "root-type", invalidWhiteout = "invalid-whiteout"
+            case hardlinkTarget = "hardlink-target", hardlinkDir = "hardlink-dir", loop
+            case tarFormat = "tar-format", truncated, decompress, mediaType = "media-type"
+            case unsupportedMediaType = "unsupported-media-type", limit, nameTooLong = "name-too-long"
+            case digestMismatch = "digest-mismatch", sizeMismatch = "size-mismatch", invalidDigest = "invalid-digest"
+            case io, invalidArgument = "invalid-argument", catalog, corruptObject = "corrupt-object", busy
+        }
+        private let kind: Kind
+        private init(_ kind: Kind) { self.kind = kind }
+        public var description: String { kind.rawValue }
+
+        public static let traversal = Code(.traversal)
+        public static let rootType = Code(.rootType)
+        public static let invalidWhiteout = Code(.invalidWhiteout)
+        public static let hardlinkTarget = Code(.hardlinkTarget)
+        public static let hardlinkDir = Code(.hardlinkDir)
+        public static let loop = Code(.loop)
+        public static let tarFormat = Code(.tarFormat)
+        public static let truncated = Code(.truncated)
+        public static let decompress = Code(.decompress)
+        public static let mediaType = Code(.mediaType)
+        public static let unsupportedMediaType = Code(.unsupportedMediaType)
+        public static let limit = Code(.limit)
+        public static let nameTooLong = Code(.nameTooLong)
+        public static let digestMismatch = Code(.digestMismatch)
+        public static let sizeMismatch = Code(.sizeMismatch)
+        public static let invalidDigest = Code(.invalidDigest)
+        public static let io = Code(.io)
+        public static let invalidArgument = Code(.invalidArgument)
+        public static let catalog = Code(.catalog)
+        public static let corruptObject = Code(.corruptObject)
+        public static let busy = Code(.busy)
+    }
+
+    public var code: Code
+    public var message: String
+    /// The layer blob (digest or file name) being applied, when known.
+    public var layer: String?
+    /// The tar entry name (bytes shown with C-style escapes), when known.
+    public var entry: String?
+    /// errno of the failed system call, when there was one.
+    public var errno: Int32?
+
+    public init(_ code: Code, _ message: String, layer: String? = nil, entry: String? = nil, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.layer = layer
+        self.entry = entry
+        self.errno = errno
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if let layer { parts.append("layer \(layer)") }
+        if let entry { parts.append("entry \"\(entry)\"") }
+        let prefix = parts.isEmpty ? "" : parts.joined(separator: ", ") + ": "
+        return "\(prefix)\(message) [\(code)]"
+    }
+
+    /// Returns a copy carrying the layer name, unless one is already set.
+    public func inLayer(_ name: String) -> ImgsyncError {
+        var copy = self
+        if copy.layer == nil { copy.layer = name }
+        return copy
+    }
+}
+
+extension ImgsyncError: LocalizedError {
+    public var errorDescription: String? { description }
+}

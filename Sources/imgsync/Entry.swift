@@ -1,0 +1,8 @@
+import ImgsyncCommands
+
+@main
+struct Entry {
+    static func main() async {
+        await Imgsync.main()
+    }
+}
