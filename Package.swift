@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "imgsync", targets: ["imgsync"]),
         .library(name: "ImgsyncCore", targets: ["ImgsyncCore"]),
+        .library(name: "ImgsyncTestSupport", targets: ["ImgsyncTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,14 +34,16 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "imgsync", dependencies: ["ImgsyncCommands"]),
+        // In-memory tar/gzip/zstd layer construction for tests and benchmarks (crafted malformations included).
+        .target(name: "ImgsyncTestSupport", dependencies: ["ImgsyncCore", "CImgsyncZlib", "CImgsyncZstd"]),
 
         .testTarget(
             name: "ImgsyncCoreTests",
-            dependencies: ["ImgsyncCore", "CImgsyncArchive"]
+            dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive"]
         ),
         .testTarget(
             name: "ImgsyncCommandsTests",
-            dependencies: ["ImgsyncCommands", "ImgsyncCore"]
+            dependencies: ["ImgsyncCommands", "ImgsyncCore", "ImgsyncTestSupport"]
         ),
     ]
 )
