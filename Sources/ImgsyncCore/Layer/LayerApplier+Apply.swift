@@ -74,9 +74,13 @@ extension LayerApplier {
             if target.isEmpty || target == [0x2E] || target == [0x2E, 0x2E] {
                 throw ImgsyncError(.invalidWhiteout, "invalid whiteout name")
             }
-            if let dir = try resolveDirectory(parentComponents, create: false),
-               let victim = dir.children[target], victim.stamp != layerIndex {
-                try remove(victim)
+            if let dir = try resolveDirectory(parentComponents, create: false), let victim = dir.children[target] {
+                if victim.stamp != layerIndex {
+                    try remove(victim)
+                } else if victim.isDirectory {
+                    // Written in this layer: only what lower layers left inside goes (U38).
+                    try removeLower(in: victim)
+                }
             }
             return
         }
