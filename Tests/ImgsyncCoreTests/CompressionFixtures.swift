@@ -1,4 +1,5 @@
 import CImgsyncZlib
+import Testing
 import CImgsyncZstd
 @testable import ImgsyncCore
 
@@ -119,13 +120,15 @@ enum CompressionFixtures {
     }
 
     /// Feeds `input` split as asked, then calls `finish`, handing every output chunk to `onOutput`.
-    /// Fails (precondition) when an output chunk exceeds `window`.
+    /// Records an issue when an output chunk exceeds `window`.
     static func feed(
         _ decompressor: any Decompressor, _ input: [UInt8], split: Split, window: Int = 1 << 20,
         onOutput: (UnsafeRawBufferPointer) -> Void
     ) throws {
         func collect(_ chunk: UnsafeRawBufferPointer) {
-            precondition(chunk.count <= window, "an output chunk of \(chunk.count) bytes exceeds the \(window)-byte window")
+            if chunk.count > window {
+                Issue.record("an output chunk of \(chunk.count) bytes exceeds the \(window)-byte window")
+            }
             onOutput(chunk)
         }
         var seed: UInt64 = 0

@@ -74,7 +74,7 @@ import Testing
     @Test(arguments: Engine.allCases, [1, 7, 4096])
     func smallWindowsBoundOutputChunks(engine: Engine, window: Int) throws {
         let original = F.data(count: 40_000, seed: 11)
-        // `run` fails when a chunk exceeds the window.
+        // `run` records an issue when a chunk exceeds the window.
         let output = try F.run(engine.make(window: window), engine.compress(original), split: .random(seed: 5), window: window)
         #expect(output == original)
     }
