@@ -2,6 +2,9 @@ import Foundation
 import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Conformance U80–U96: hardlinks (D6).
 @Suite struct LayerApplierHardlinkTests {

@@ -183,7 +183,7 @@ import Glibc
         let s = try LayerSandbox()
         var t = TarBuilder()
         t.file("a", "a", xattrs: [.schily("security.selinux", Array("unconfined_u:object_r:default_t:s0".utf8) + [0]),
-                                  .schily("trusted.overlay.opaque", "y"), .schily("system.nfs4_acl", [0, 0, 0, 0])])
+                                  .schily("trusted.overlay.opaque", "y"), .schily("system.nfs4_acl", [UInt8](repeating: 0, count: 4))])
         let r = try s.apply([t.build()])
         r.expectTree([.file("a", "a")])
         #expect(xattrOnDisk(r.tree + "/a", "trusted.overlay.opaque") == nil)

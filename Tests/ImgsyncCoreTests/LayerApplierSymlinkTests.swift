@@ -2,6 +2,9 @@ import Foundation
 import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Conformance U97–U110: symlinks and resolution through them (D2).
 @Suite struct LayerApplierSymlinkTests {
@@ -60,7 +63,7 @@ import ImgsyncTestSupport
         let s = try LayerSandbox()
         var l1 = TarBuilder(); l1.symlink("up", target: "../../..")
         var l2 = TarBuilder(); l2.file("up/x", "x")
-        let layers = sameLayer ? [{ var t = l1; t.file("up/x", "x"); return t.build() }()] : [l1.build(), l2.build()]
+        let layers: [[UInt8]] = sameLayer ? [{ var t = l1; t.file("up/x", "x"); return t.build() }()] : [l1.build(), l2.build()]
         let r = try s.apply(layers)
         r.expectTree([.link("up", "../../.."), .file("x", "x")])
         s.checkSentinel()

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Conformance U64–U79: type changes, existing paths, duplicates, non-dir parents.
 @Suite struct LayerApplierTypeChangeTests {

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Helpers for the conformance suites: link groups (`≡` / `≢`), CAS objects, times.
 enum CT {
