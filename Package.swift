@@ -42,7 +42,7 @@ let package = Package(
 
         .testTarget(
             name: "ImgsyncCoreTests",
-            dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive", "CImgsyncZlib", "CImgsyncZstd"]
+            dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive", "CImgsyncZlib", "CImgsyncZstd", "CImgsyncSys"]
         ),
         .testTarget(
             name: "ImgsyncCommandsTests",
