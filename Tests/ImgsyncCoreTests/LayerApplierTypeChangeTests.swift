@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
+import CImgsyncSys
 #if canImport(Glibc)
 import Glibc
 #endif
