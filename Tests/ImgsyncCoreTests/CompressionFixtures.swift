@@ -152,7 +152,9 @@ enum CompressionFixtures {
     }
 
     /// Feeds `input` as `feed` does and returns everything the decompressor produced.
-    static func run(_ decompressor: any Decompressor, _ input: [UInt8], split: Split = .whole, window: Int = 1 << 20) throws -> [UInt8] {
+    static func run(
+        _ decompressor: any Decompressor, _ input: [UInt8], split: Split = .whole, window: Int = 1 << 20
+    ) throws -> [UInt8] {
         var output = [UInt8]()
         try feed(decompressor, input, split: split, window: window) { output.append(contentsOf: $0) }
         return output
@@ -170,9 +172,12 @@ enum CompressionFixtures {
         }
     }
 
-    private static func compress(_ input: [UInt8], windowBits: Int32, level: Int32, flushAt: Int?) -> (data: [UInt8], flushOffset: Int?) {
+    private static func compress(
+        _ input: [UInt8], windowBits: Int32, level: Int32, flushAt: Int?
+    ) -> (data: [UInt8], flushOffset: Int?) {
         var stream = z_stream()
-        let rc = deflateInit2_(&stream, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let rc = deflateInit2_(
+            &stream, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(rc == Z_OK)
         defer { deflateEnd(&stream) }
         var result = [UInt8]()

@@ -101,6 +101,9 @@ extension CompressionTests {
         for split in [F.Split.whole, .bytes] {
             let error = F.failure(engine.make(), input, split: split)
             #expect(error?.code == .decompress, "\(split): \(String(describing: error))")
+            if junk[..<2] != [0x1f, 0x8b] {
+                #expect(error?.message.contains("gzip member 1 is followed by bytes that are not a gzip member") == true)
+            }
         }
     }
 
@@ -108,5 +111,6 @@ extension CompressionTests {
     func nonGzipInputIsDecompressError(engine: Engine) {
         let error = F.failure(engine.make(), F.zstd(F.data(count: 100, seed: 36)))
         #expect(error?.code == .decompress)
+        #expect(error?.message.contains("not a gzip stream") == true)
     }
 }

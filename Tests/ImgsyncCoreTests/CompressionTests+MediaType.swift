@@ -92,7 +92,7 @@ extension CompressionTests {
     func unsupportedMediaTypes(string: String) throws {  // U137
         let error = try #require(throws: ImgsyncError.self) { try LayerMediaType(string) }
         #expect(error.code == .unsupportedMediaType)
-        #expect(error.message.contains(string.isEmpty ? "empty media type" : "\"\(string)\""))
+        #expect(error.message.contains("media type \"\(string)\""))
     }
 
     @Test(arguments: [

@@ -84,7 +84,9 @@ public final class GzipDecompressor: Decompressor {
 
     /// Feeds deflate data (and the trailer) to ISA-L; returns the bytes consumed, fewer than offered when
     /// the member ends.
-    private func inflate(_ input: UnsafeRawBufferPointer, output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    private func inflate(
+        _ input: UnsafeRawBufferPointer, output: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
         let offered = min(input.count, Int(UInt32.max))
         state.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self))
         state.pointee.avail_in = UInt32(offered)

@@ -9,7 +9,10 @@ struct GzipHeaderParser {
 
     /// Bounds one bulk step so its length fits zlib's 32-bit `crc32` length.
     private static let maxStep = 1 << 30
-    private static let fextra: UInt8 = 0x04, fname: UInt8 = 0x08, fcomment: UInt8 = 0x10, fhcrc: UInt8 = 0x02
+    /// The optional fields in the order they appear, each with the FLG bit that announces it.
+    private static let optionalFields: [(Stage, UInt8)] = [
+        (.extraLength, 0x04), (.name, 0x08), (.comment, 0x10), (.headerCRC, 0x02),
+    ]
 
     private var stage = Stage.fixed
     /// Byte index inside a fixed-size stage (the 10-byte prefix, XLEN, CRC16).
@@ -18,8 +21,6 @@ struct GzipHeaderParser {
     private var extraRemaining = 0
     private var storedCRC: UInt32 = 0
     private var crc: UInt = 0
-    /// Header bytes consumed so far.
-    private(set) var count = 0
 
     var isComplete: Bool { stage == .done }
 
@@ -61,8 +62,9 @@ struct GzipHeaderParser {
                     guard storedCRC == computed else {
                         throw ImgsyncError(
                             .decompress,
-                            "gzip member \(member): header CRC16 mismatch (stored 0x\(String(storedCRC, radix: 16)), "
-                                + "computed 0x\(String(computed, radix: 16)))"
+                            "gzip member \(member): header CRC16 mismatch "
+                                + "(stored \(GzipMessages.hex(storedCRC, digits: 4)), "
+                                + "computed \(GzipMessages.hex(computed, digits: 4)))"
                         )
                     }
                     stage = .done
@@ -76,7 +78,6 @@ struct GzipHeaderParser {
                             UInt32(position - stepStart))
             }
         }
-        count += position
         return position
     }
 
@@ -84,7 +85,7 @@ struct GzipHeaderParser {
         switch index {
         case 0 where byte != 0x1f, 1 where byte != 0x8b:
             let found = index == 0 ? GzipMessages.bytes([byte]) : "1f " + GzipMessages.bytes([byte])
-            throw GzipMessages.notAMember(member: member, offset: offset, found: found)
+            throw GzipMessages.notAMember(member: member, offset: offset, detail: "found \(found)")
         case 2 where byte != 8:
             throw ImgsyncError(
                 .decompress, "gzip member \(member): unsupported compression method \(byte) (only 8, deflate, exists)")
@@ -104,9 +105,6 @@ struct GzipHeaderParser {
     /// Moves to the next optional field the flags ask for.
     private mutating func advance(from finished: Stage) {
         index = 0
-        let order: [(Stage, UInt8)] = [
-            (.extraLength, Self.fextra), (.name, Self.fname), (.comment, Self.fcomment), (.headerCRC, Self.fhcrc),
-        ]
         let start: Int
         switch finished {
         case .fixed: start = 0
@@ -121,6 +119,6 @@ struct GzipHeaderParser {
         case .comment: start = 3
         case .headerCRC, .done: start = 4
         }
-        stage = order[start...].first { flags & $0.1 != 0 }?.0 ?? .done
+        stage = Self.optionalFields[start...].first { flags & $0.1 != 0 }?.0 ?? .done
     }
 }

@@ -1,8 +1,8 @@
 /// Error texts shared by the two gzip engines, so that ISA-L and zlib fail with the same words.
 enum GzipMessages {
-    static func hex(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    static func hex(_ value: UInt32, digits: Int = 8) -> String {
+        let text = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, digits - text.count)) + text
     }
 
     static func bytes(_ prefix: some Collection<UInt8>) -> String {
@@ -21,7 +21,7 @@ enum GzipMessages {
             problems.append("CRC32 mismatch (stored \(hex(storedCRC)), computed \(hex(computedCRC)))")
         }
         if let storedSize, storedSize != computedSize {
-            problems.append("ISIZE mismatch (stored \(storedSize), computed \(computedSize) mod 2^32)")
+            problems.append("ISIZE mismatch (stored \(storedSize), computed \(computedSize), mod 2^32)")
         }
         if problems.isEmpty { problems.append("trailer check failed") }
         return ImgsyncError(
@@ -30,15 +30,16 @@ enum GzipMessages {
         )
     }
 
-    static func notAMember(member: Int, offset: UInt64, found: String) -> ImgsyncError {
+    /// `detail` says what was found instead of the magic bytes.
+    static func notAMember(member: Int, offset: UInt64, detail: String) -> ImgsyncError {
         if member == 1 {
             return ImgsyncError(
-                .decompress, "not a gzip stream: expected magic bytes 1f 8b at offset 0, found \(found)")
+                .decompress, "not a gzip stream: expected magic bytes 1f 8b at offset 0 (\(detail))")
         }
         return ImgsyncError(
             .decompress,
             "gzip member \(member - 1) is followed by bytes that are not a gzip member "
-                + "(expected magic bytes 1f 8b at compressed offset \(offset), found \(found))"
+                + "(expected magic bytes 1f 8b at compressed offset \(offset); \(detail))"
         )
     }
 

@@ -12,6 +12,7 @@ extension LayerCompression {
         return .none
     }
 
+    /// `sniff(_:)` for an array.
     public static func sniff(_ prefix: [UInt8]) -> LayerCompression {
         prefix.withUnsafeBytes { sniff($0) }
     }
@@ -32,18 +33,21 @@ extension LayerCompression {
         case (_, .gzip), (_, .zstd):
             throw ImgsyncError(
                 .mediaType,
-                "media type says \(declared.rawValue) but the blob starts with \(found.rawValue) magic bytes (\(start))")
+                "media type says \(declared.rawValue) but the blob starts with \(found.rawValue) magic bytes "
+                    + "(\(start))")
         case (_, .none):
             if prefix.count < (declared == .gzip ? 2 : 4), matches(prefix, gzip: declared == .gzip) { return }
             let expected = declared == .gzip ? "1f 8b" : "28 b5 2f fd (or a skippable frame 5X 2a 4d 18)"
+            let tarNote = looksLikeTar(prefix) ? ", like a plain tar" : ""
             throw ImgsyncError(
                 .mediaType,
                 "media type says \(declared.rawValue) but the blob does not start with the \(declared.rawValue) "
-                    + "magic bytes \(expected); it starts with \(start)\(looksLikeTar(prefix) ? ", like a plain tar" : "")"
+                    + "magic bytes \(expected); it starts with \(start)\(tarNote)"
             )
         }
     }
 
+    /// `check(declared:prefix:)` for an array.
     public static func check(declared: LayerCompression, prefix: [UInt8]) throws {
         try prefix.withUnsafeBytes { try check(declared: declared, prefix: $0) }
     }

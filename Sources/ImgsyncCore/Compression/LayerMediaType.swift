@@ -4,6 +4,7 @@
 public struct LayerMediaType: Sendable, Hashable, CustomStringConvertible {
     /// The media type string.
     public let rawValue: String
+    /// How the layer blob is compressed.
     public let compression: LayerCompression
     /// OCI nondistributable or Docker foreign layers, which registries may refuse to serve.
     public let isNondistributable: Bool
@@ -27,10 +28,10 @@ public struct LayerMediaType: Sendable, Hashable, CustomStringConvertible {
     /// Parses a media type exactly as written in a manifest; throws `.unsupportedMediaType` otherwise.
     public init(_ mediaType: String) throws {
         guard let (compression, nondistributable) = Self.known[mediaType] else {
-            let shown = mediaType.isEmpty ? "an empty media type" : "media type \"\(mediaType)\""
             throw ImgsyncError(
                 .unsupportedMediaType,
-                "unsupported layer \(shown): imgsync applies OCI and Docker tar layers that are uncompressed, "
+                "unsupported layer media type \"\(mediaType)\"\(mediaType.isEmpty ? " (empty)" : ""): "
+                    + "imgsync applies OCI and Docker tar layers that are uncompressed, "
                     + "gzip or zstd compressed (e.g. application/vnd.oci.image.layer.v1.tar+gzip)"
             )
         }

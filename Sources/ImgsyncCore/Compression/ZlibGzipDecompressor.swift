@@ -62,12 +62,14 @@ public final class ZlibGzipDecompressor: Decompressor {
     public func finish(output: (UnsafeRawBufferPointer) throws -> Void) throws {
         if let failure { throw failure }
         guard inMember else { return }
-        let part = header.pointee.done == 0 ? "header" : "deflate data or 8-byte trailer"
+        let part = header.pointee.done != 1 ? "header" : "deflate data or 8-byte trailer"
         throw GzipMessages.truncated(member: member, memberStart: memberStart, offset: offset, inside: part)
     }
 
     /// Feeds `input` to zlib; returns the bytes consumed, fewer than offered when the member ends.
-    private func inflate(_ input: UnsafeRawBufferPointer, output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    private func inflate(
+        _ input: UnsafeRawBufferPointer, output: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
         let offered = min(input.count, Int(UInt32.max))
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = UInt32(offered)
@@ -102,10 +104,10 @@ public final class ZlibGzipDecompressor: Decompressor {
 
     private func inflateError(_ rc: Int32, at position: UInt64) -> ImgsyncError {
         let zlibMessage = stream.pointee.msg.map { String(cString: $0) } ?? "code \(rc)"
-        if rc == Z_DATA_ERROR && header.pointee.done == 0 {
+        // zlib sets `done` to 1 once a gzip header is complete and to -1 when the bytes are no gzip header.
+        if rc == Z_DATA_ERROR && header.pointee.done != 1 {
             if zlibMessage == "incorrect header check" {
-                let found = "bytes zlib rejects (zlib: \(zlibMessage))"
-                return GzipMessages.notAMember(member: member, offset: memberStart, found: found)
+                return GzipMessages.notAMember(member: member, offset: memberStart, detail: "zlib: \(zlibMessage)")
             }
             return ImgsyncError(.decompress, "gzip member \(member): invalid header (zlib: \(zlibMessage))")
         }
@@ -122,8 +124,8 @@ public final class ZlibGzipDecompressor: Decompressor {
         default:
             return ImgsyncError(
                 .decompress,
-                "gzip member \(member): invalid deflate data near compressed offset \(position) (zlib: \(zlibMessage)); "
-                    + "the layer blob is corrupt"
+                "gzip member \(member): invalid deflate data near compressed offset \(position) "
+                    + "(zlib: \(zlibMessage)); the layer blob is corrupt"
             )
         }
     }
