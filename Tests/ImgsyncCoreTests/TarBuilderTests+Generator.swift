@@ -46,6 +46,27 @@ extension TarBuilderTests {
         }
     }
 
+    @Test func everyLinkTargetIsWrittenBeforeTheLink() throws {
+        var g = LayerGenerator(seed: 11, fileCount: 300, directoryCount: 12)
+        g.sizes = .constant(0)
+        g.hardlinkFraction = 1
+        g.symlinkFraction = 1
+        let (bytes, summary) = g.generate()
+        #expect(summary.hardlinkCount == 300 && summary.symlinkCount == 300)
+        var regular = Set<[UInt8]>()
+        for e in try LibarchiveListing.entries(bytes) {
+            switch e.kind {
+            case .regular: regular.insert(e.name)
+            case .hardlink: #expect(regular.contains(e.link ?? []), "\(e.name.escapedForDisplay)")
+            case .symlink:
+                let link = e.link ?? []
+                let dir = Array(e.name[...(e.name.lastIndex(of: 0x2F) ?? 0)])
+                #expect(regular.contains(link.first == 0x2F ? Array(link.dropFirst()) : dir + link))
+            default: break
+            }
+        }
+    }
+
     @Test func duplicateBodiesRepeatEarlierFiles() throws {
         var g = LayerGenerator(seed: 9, fileCount: 300, directoryCount: 10)
         g.sizes = .uniform(1...4096)
