@@ -5,6 +5,14 @@ import CImgsyncZstd
 /// with every header flag and zstd skippable frames. Failures of the C libraries are programming
 /// errors here (valid parameters, in-memory buffers), so they trap with the library's message.
 public enum LayerCompressors {
+    /// The canonical gzipped empty tar of the Docker/OCI ecosystem (conformance U129): 32 bytes,
+    /// sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4, decompressing to 1024
+    /// zero bytes. Written by Go's gzip, so zlib cannot reproduce it; it is given as data.
+    public static let canonicalEmptyGzipLayer: [UInt8] = [
+        0x1F, 0x8B, 0x08, 0x00, 0x00, 0x09, 0x6E, 0x88, 0x00, 0xFF, 0x62, 0x18, 0x05, 0xA3, 0x60, 0x14,
+        0x8C, 0x58, 0x00, 0x08, 0x00, 0x00, 0xFF, 0xFF, 0x2E, 0xAF, 0xB5, 0xEF, 0x00, 0x04, 0x00, 0x00,
+    ]
+
     /// One gzip member via zlib (`windowBits` 31): zlib's minimal header, CRC32 and ISIZE trailer.
     public static func gzip(_ data: [UInt8], level: Int32 = 6) -> [UInt8] {
         deflate(data, level: level, windowBits: 31)

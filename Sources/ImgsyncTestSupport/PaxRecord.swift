@@ -65,13 +65,11 @@ public struct PaxRecord: Sendable, Equatable {
     }
 
     /// A `comment` record whose encoded form is exactly `totalLength` bytes (for oversized headers).
+    /// Near a power of ten two lengths can be self-consistent; the declared one is always correct.
     public static func filler(totalLength: Int) -> PaxRecord {
-        precondition(totalLength >= 12, "a filler record needs at least 12 bytes")
-        var record = PaxRecord("comment", "")
-        record.value = [UInt8](repeating: 0x61, count: totalLength - record.length)
-        while record.length > totalLength { record.value.removeLast() }
-        precondition(record.length == totalLength, "cannot hit that exact length")
-        return record
+        let valueLength = totalLength - String(totalLength).utf8.count - " comment=\n".utf8.count
+        precondition(valueLength >= 0, "a filler record needs at least 12 bytes")
+        return PaxRecord("comment", [UInt8](repeating: 0x61, count: valueLength), declaredLength: totalLength)
     }
 
     private static func nineDigits(_ n: Int) -> String {

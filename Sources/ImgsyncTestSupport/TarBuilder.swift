@@ -14,6 +14,13 @@ public struct TarBuilder: Sendable {
 
     public init() {}
 
+    /// Builds a complete stream in one expression: `TarBuilder.tar { $0.file("a", "a") }`.
+    public static func tar(zeroBlocks: Int = 2, _ entries: (inout TarBuilder) -> Void) -> [UInt8] {
+        var builder = TarBuilder()
+        entries(&builder)
+        return builder.build(zeroBlocks: zeroBlocks)
+    }
+
     /// The finished stream: what was written, any queued PAX records as a dangling `x` header, then
     /// `zeroBlocks` zero blocks (2 is the standard end-of-archive marker; 0 or 1 for truncated ends).
     public func build(zeroBlocks: Int = 2) -> [UInt8] {

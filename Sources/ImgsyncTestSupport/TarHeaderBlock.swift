@@ -30,7 +30,13 @@ struct TarHeaderBlock {
 
     /// Writes `value` at the field, truncated to its width; the rest of the field stays NUL.
     mutating func set(_ value: [UInt8], _ field: (offset: Int, width: Int)) {
-        for (i, b) in value.prefix(field.width).enumerated() { bytes[field.offset + i] = b }
+        let count = min(value.count, field.width)
+        guard count > 0 else { return }
+        bytes.withUnsafeMutableBytes { dst in
+            value.withUnsafeBytes { src in
+                (dst.baseAddress! + field.offset).copyMemory(from: src.baseAddress!, byteCount: count)
+            }
+        }
     }
 
     /// Writes `value` in octal when it fits (digits + NUL), in GNU base-256 otherwise.
@@ -70,7 +76,11 @@ struct TarHeaderBlock {
     mutating func finalize(checksum override: TarChecksum? = nil) {
         let field = Field.checksum
         for i in 0..<field.width { bytes[field.offset + i] = 0x20 }
-        let sum = bytes.reduce(0) { $0 + Int($1) }
+        let sum = bytes.withUnsafeBufferPointer { header in
+            var sum = 0
+            for i in 0..<header.count { sum += Int(header[i]) }
+            return sum
+        }
         switch override {
         case nil: writeChecksum(sum)
         case .corrupt: writeChecksum(sum + 1)
