@@ -1,5 +1,6 @@
 import Foundation
 import ImgsyncRegistry
+import Logging
 import Synchronization
 
 /// One scripted answer of `fakeserver.py`.
@@ -105,15 +106,16 @@ final class ScriptedServer: Sendable {
         self.process = process
     }
 
-    static func start(host: String, routes: [Route], dir: TestDirectory, ca: TestCA, blackhole: Bool = false) async throws -> ScriptedServer {
+    static func start(host: String, routes: [Route], dir: TestDirectory, ca: TestCA, blackhole: Bool = false, plain: Bool = false) async throws -> ScriptedServer {
         let id = UUID().uuidString.prefix(8)
         struct Scenario: Encodable {
             var host, cert, key, log, ready: String
             var routes: [Route]
             var blackhole: Bool
+            var plain: Bool
         }
         let scenario = Scenario(host: host, cert: ca.serverCert, key: ca.serverKey, log: dir.file("fake-\(id).log"),
-                                ready: dir.file("fake-\(id).ready"), routes: routes, blackhole: blackhole)
+                                ready: dir.file("fake-\(id).ready"), routes: routes, blackhole: blackhole, plain: plain)
         let scenarioFile = dir.file("fake-\(id).json")
         try JSONEncoder().encode(scenario).write(to: URL(fileURLWithPath: scenarioFile))
         _ = FileManager.default.createFile(atPath: scenario.log, contents: nil)
@@ -139,7 +141,7 @@ final class ScriptedServer: Sendable {
 final class FakeEnvironment: Sendable {
     let dir: TestDirectory
     let ca: TestCA
-    private let started = Mutex<[ScriptedServer]>([])
+    private let started = Mutex<[ChildProcess]>([])
 
     init(dir: TestDirectory, ca: TestCA) {
         self.dir = dir
@@ -149,21 +151,33 @@ final class FakeEnvironment: Sendable {
     /// Starts a scripted server on `host` (127.0.0.1, .2 or .3) with a free port.
     func server(_ host: String = "127.0.0.1", _ routes: [Route]) async throws -> ScriptedServer {
         let server = try await ScriptedServer.start(host: host, routes: routes, dir: dir, ca: ca)
-        started.withLock { $0.append(server) }
+        started.withLock { $0.append(server.process) }
+        return server
+    }
+
+    /// Remembers a process so that `stopAll` ends it.
+    func track(_ process: ChildProcess) {
+        started.withLock { $0.append(process) }
+    }
+
+    /// A scripted server speaking plain http (R38, R56).
+    func plainServer(_ host: String = "127.0.0.1", _ routes: [Route]) async throws -> ScriptedServer {
+        let server = try await ScriptedServer.start(host: host, routes: routes, dir: dir, ca: ca, plain: true)
+        started.withLock { $0.append(server.process) }
         return server
     }
 
     /// A port on `host` whose accept queue is full, so that connecting hangs (R54c).
     func blackhole(_ host: String = "127.0.0.1") async throws -> ScriptedServer {
         let server = try await ScriptedServer.start(host: host, routes: [], dir: dir, ca: ca, blackhole: true)
-        started.withLock { $0.append(server) }
+        started.withLock { $0.append(server.process) }
         return server
     }
 
     func stopAll() {
-        started.withLock { servers in
-            servers.forEach { $0.stop() }
-            servers.removeAll()
+        started.withLock { processes in
+            processes.forEach { $0.stop() }
+            processes.removeAll()
         }
     }
 
@@ -182,10 +196,11 @@ final class FakeEnvironment: Sendable {
 
     func withClient<R>(
         credentials: any CredentialProvider = AnonymousCredentials(),
+        logger: Logger = Logger(label: "test"),
         _ change: (inout RegistryClientConfiguration) -> Void = { _ in },
         _ body: (RegistryClient) async throws -> R
     ) async throws -> R {
-        try await RegistryClient.withClient(configuration: configuration(change), credentials: credentials, body)
+        try await RegistryClient.withClient(configuration: configuration(change), credentials: credentials, logger: logger, body)
     }
 }
 
