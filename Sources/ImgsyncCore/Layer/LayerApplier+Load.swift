@@ -52,7 +52,8 @@ extension LayerApplier {
             case .regular:
                 let diskMode = store.mode == .hardlink ? ObjectStore.sharedMode(e.mode) : ObjectStore.ownMode(e.mode)
                 if e.size == 0 {
-                    let fd = name.withCString { openat(try! dirFd(parent), $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+                    let pfd = try dirFd(parent)
+                    let fd = name.withCString { openat(pfd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
                     if fd < 0 { throw Syscall.failure("create", e.path.escapedForDisplay) }
                     defer { Syscall.close(fd) }
                     try Syscall.chmod(fd: fd, diskMode)

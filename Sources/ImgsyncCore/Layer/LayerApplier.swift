@@ -18,7 +18,6 @@ public final class LayerApplier {
     var openDirs: [TreeNode] = []
     /// Files inside an AUFS `.wh..wh.plnk/` dir, usable only as hardlink sources (D4).
     var aufsLinks: [PathBytes: TreeNode] = [:]
-    let aufsDirName: PathBytes
     var aufsDirFd: Int32 = -1
     var bodyBuffer: [UInt8] = []
     let hasher = SHA256Hasher()
@@ -39,7 +38,6 @@ public final class LayerApplier {
         root = TreeNode(name: [], parent: nil, inode: Inode(type: .directory, mode: 0o755))
         root.inode.implied = true
         aufsDirFd = auxiliaryFd
-        aufsDirName = []
     }
 
     deinit {

@@ -89,8 +89,6 @@ public final class ImageBuilder {
             try applier.apply(reader, name: layer.name)
         } catch let e as ImgsyncError {
             pipeline.cancel()
-            // A decompression or verification failure explains a tar error that followed from it.
-            if let produced = try? pipeline.finish() { _ = produced }
             throw e.inLayer(layer.name)
         } catch {
             pipeline.cancel()

@@ -95,7 +95,7 @@ public final class TarReader {
             var entry = try decodeHeader(typeflag: typeflag, sizeField: sizeField)
             if let longName { entry.name = longName }
             if let longLink { entry.linkName = longLink }
-            var dataSize = entry.kind == .regular ? sizeField : sizeField
+            var dataSize = sizeField
             var sparseVersion: (major: Int64, minor: Int64)?
             var sparseName: PathBytes?
             var sparseRealSize: Int64?
@@ -128,7 +128,7 @@ public final class TarReader {
                     guard let v = TarNumeric.parseDecimal(value[...]), v <= Int64(UInt32.max) else {
                         throw fail(.tarFormat, "malformed PAX device number \"\(value.escapedForDisplay)\"")
                     }
-                    if key.last == UInt8(ascii: "r") && key.count == 15 && key[12] == UInt8(ascii: "j") { entry.devMajor = UInt32(v) } else { entry.devMinor = UInt32(v) }
+                    if key == Array("SCHILY.devmajor".utf8) { entry.devMajor = UInt32(v) } else { entry.devMinor = UInt32(v) }
                 case Array("GNU.sparse.major".utf8):
                     sparseVersion = (TarNumeric.parseDecimal(value[...]) ?? -1, sparseVersion?.minor ?? 0)
                 case Array("GNU.sparse.minor".utf8):

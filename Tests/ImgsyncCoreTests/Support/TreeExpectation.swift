@@ -104,8 +104,6 @@ extension LayerSandbox.Result {
             case .regular:
                 #expect(st.map { ($0.st_mode & S_IFMT) == S_IFREG } == true, "\(c.path.escapedForDisplay) not a file on disk", sourceLocation: sourceLocation)
                 if let st {
-                    let linkMode = published.treePath.isEmpty ? LinkMode.hardlink : LinkMode.hardlink
-                    _ = linkMode
                     #expect(UInt32(st.st_mode) & 0o7777 == c.mode & 0o555 || UInt32(st.st_mode) & 0o7777 == c.mode & 0o1777, "\(c.path.escapedForDisplay) file mode on disk \(String(st.st_mode & 0o7777, radix: 8)) vs \(String(c.mode, radix: 8))", sourceLocation: sourceLocation)
                     #expect(UInt32(st.st_mode) & 0o6000 == 0, "setuid/setgid on disk", sourceLocation: sourceLocation)
                     #expect(Int64(st.st_mtim.tv_sec) == c.mtime && UInt32(st.st_mtim.tv_nsec) == c.mtimeNsec, "\(c.path.escapedForDisplay) mtime on disk", sourceLocation: sourceLocation)
