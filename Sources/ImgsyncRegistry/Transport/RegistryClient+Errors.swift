@@ -1,0 +1,46 @@
+import AsyncHTTPClient
+import ImgsyncCore
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+extension RegistryClient {
+    /// Turns a transport error into an `ImgsyncError`: TLS failures are `.tls` (never retried, never
+    /// downgraded, R55), timeouts `.timeout` (R54), the rest `.network`.
+    func classify(_ error: any Error, what: String) -> ImgsyncError {
+        if let error = error as? ImgsyncError { return error }
+        if error is CancellationError { return ImgsyncError(.network, "\(what): cancelled") }
+        if isTLSError(error) {
+            return ImgsyncError(.tls, "TLS failure talking to \(what): \(error) — if the registry uses a private CA, pass it with --ca-file (or SSL_CERT_FILE)")
+        }
+        if let http = error as? HTTPClientError {
+            let timeouts: [HTTPClientError] = [.connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout]
+            return ImgsyncError(timeouts.contains(http) ? .timeout : .network, "\(what): \(http)")
+        }
+        if let channel = error as? ChannelError, case .connectTimeout = channel {
+            return ImgsyncError(.timeout, "\(what): connect timed out")
+        }
+        return ImgsyncError(.network, "\(what): \(error)")
+    }
+
+    func isRetryable(_ error: any Error) -> Bool {
+        if error is CancellationError || isTLSError(error) { return false }
+        if let http = error as? HTTPClientError {
+            let permanent: [HTTPClientError] = [.cancelled, .invalidURL, .emptyHost, .emptyScheme]
+            return !permanent.contains(http)
+        }
+        return true
+    }
+
+    private func isTLSError(_ error: any Error) -> Bool {
+        if let ssl = error as? NIOSSLError {
+            if case .uncleanShutdown = ssl { return false }
+            return true
+        }
+        if error is NIOSSLExtraError || error is BoringSSLError { return true }
+        if let connect = error as? NIOConnectionError {
+            return connect.connectionErrors.contains { isTLSError($0.error) } || connect.dnsAError.map(isTLSError) == true
+        }
+        return false
+    }
+}
