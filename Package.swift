@@ -69,7 +69,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // Python helpers the integration tests run (scripted servers, token server, OCI layouts).
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ImgsyncCommandsTests",
