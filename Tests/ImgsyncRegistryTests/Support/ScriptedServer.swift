@@ -1,5 +1,6 @@
 import Foundation
 import ImgsyncRegistry
+import Logging
 import Synchronization
 
 /// One scripted answer of `fakeserver.py`.
@@ -182,10 +183,11 @@ final class FakeEnvironment: Sendable {
 
     func withClient<R>(
         credentials: any CredentialProvider = AnonymousCredentials(),
+        logger: Logger = Logger(label: "test"),
         _ change: (inout RegistryClientConfiguration) -> Void = { _ in },
         _ body: (RegistryClient) async throws -> R
     ) async throws -> R {
-        try await RegistryClient.withClient(configuration: configuration(change), credentials: credentials, body)
+        try await RegistryClient.withClient(configuration: configuration(change), credentials: credentials, logger: logger, body)
     }
 }
 
