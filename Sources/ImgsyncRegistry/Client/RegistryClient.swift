@@ -27,6 +27,9 @@ public final class RegistryClient: Sendable {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .fullVerification
         tls.minimumTLSVersion = .tlsv12
+        // A connection we abandon (idle-read timeout) must not hold shutdown for NIOSSL's default 5 s
+        // while a stalled peer never answers close_notify.
+        tls.shutdownTimeout = .seconds(1)
         for file in configuration.caFiles {
             do {
                 let certificates = try NIOSSLCertificate.fromPEMFile(file)

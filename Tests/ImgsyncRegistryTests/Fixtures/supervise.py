@@ -1,24 +1,23 @@
-"""Runs a command and kills it when the test process (our parent) goes away or on SIGTERM.
+"""Runs a command that dies with this supervisor, which dies with the test process (our parent).
 
 Usage: supervise.py LOGFILE -- COMMAND ARGS...
+The child gets PR_SET_PDEATHSIG(SIGKILL), so killing the supervisor (SIGKILL included) kills it.
 """
-import os, signal, subprocess, sys, time
+import ctypes, os, signal, subprocess, sys, time
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent():
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
 
 log = open(sys.argv[1], "ab")
-child = subprocess.Popen(sys.argv[3:], stdout=log, stderr=log)
+child = subprocess.Popen(sys.argv[3:], stdout=log, stderr=log, preexec_fn=die_with_parent)
 parent = os.getppid()
-
-
-def stop(*_):
-    child.kill()
-    child.wait()
-    os._exit(0)
-
-
-signal.signal(signal.SIGTERM, stop)
-signal.signal(signal.SIGINT, stop)
 while child.poll() is None:
     if os.getppid() != parent:
-        stop()
+        child.kill()
+        break
     time.sleep(0.3)
-sys.exit(child.returncode)
+sys.exit(0)

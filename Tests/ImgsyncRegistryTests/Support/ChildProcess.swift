@@ -37,7 +37,8 @@ struct CommandFailed: Error, CustomStringConvertible {
     var description: String { "\(command.joined(separator: " ")) exited \(status): \(output)" }
 }
 
-/// A child process started by a test. `stop()` ends it (SIGTERM, then SIGKILL after 3 s).
+/// A child process started by a test. `stop()` kills it (SIGKILL: the helpers keep no state worth a
+/// clean exit, and a child may inherit a signal mask that blocks SIGTERM).
 /// `@unchecked Sendable`: `Process` is thread-safe for terminate/isRunning/waitUntilExit, the only calls made.
 final class ChildProcess: @unchecked Sendable {
     let process: Process
@@ -60,10 +61,7 @@ final class ChildProcess: @unchecked Sendable {
 
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(3)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
@@ -93,9 +91,7 @@ final class ChildProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             if Date() > deadline {
-                process.terminate()
-                usleep(200_000)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 throw CommandFailed(command: arguments, status: -1, output: "timed out after \(timeout) s")
             }
