@@ -4,7 +4,7 @@ import ImgsyncCore
 extension RegistryClient {
     /// Every tag of a repository, in the registry's order (R47–R49). Pages are followed through `Link:
     /// <…>; rel="next"` (resolved against the request URL, same origin only); a registry without `Link`
-    /// is paged with `n`/`last` while pages are full. A URL seen twice is `.paginationLoop`. Tags that do
+    /// is paged with `n`/`last` while pages hold exactly `n` new tags. A URL seen twice is `.paginationLoop`. Tags that do
     /// not match the tag grammar are dropped with a warning and never used in a URL or path.
     public func listTags(registry: String, repository: String, pageSize: Int? = nil) async throws -> [String] {
         let base = baseURL(registry)
@@ -31,6 +31,8 @@ extension RegistryClient {
                 throw ImgsyncError(.server, "tags of \(label): the registry's answer is not a tag list\(RegistryErrorBody.summary(body))")
             }
             let tags = page.tags ?? []
+            let known = Set(raw)
+            let addsNothing = !tags.isEmpty && tags.allSatisfy(known.contains)
             raw += tags
             next = nil
             if let link = HeaderParsing.nextLink(response.headers["Link"]) {
@@ -41,7 +43,9 @@ extension RegistryClient {
                     throw ImgsyncError(.forbiddenTarget, "tags of \(label): the next page is on another host (\(target.host ?? "?")); refused")
                 }
                 next = target
-            } else if let n = pageSize, n > 0, tags.count >= n, let last = tags.last {
+            } else if let n = pageSize, n > 0, tags.count == n, !addsNothing, let last = tags.last {
+                // Only a page of exactly n is "full": a registry that ignores n (distribution 2.8 does)
+                // returns everything at once, and one that ignores last repeats a page.
                 guard TagName.isValid(last) else {
                     logger.warning("tags of \(label): cannot page past the invalid tag \(last.debugQuoted); the list may be incomplete")
                     break

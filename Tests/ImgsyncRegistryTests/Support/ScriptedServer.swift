@@ -140,7 +140,7 @@ final class ScriptedServer: Sendable {
 final class FakeEnvironment: Sendable {
     let dir: TestDirectory
     let ca: TestCA
-    private let started = Mutex<[ScriptedServer]>([])
+    private let started = Mutex<[ChildProcess]>([])
 
     init(dir: TestDirectory, ca: TestCA) {
         self.dir = dir
@@ -150,21 +150,26 @@ final class FakeEnvironment: Sendable {
     /// Starts a scripted server on `host` (127.0.0.1, .2 or .3) with a free port.
     func server(_ host: String = "127.0.0.1", _ routes: [Route]) async throws -> ScriptedServer {
         let server = try await ScriptedServer.start(host: host, routes: routes, dir: dir, ca: ca)
-        started.withLock { $0.append(server) }
+        started.withLock { $0.append(server.process) }
         return server
+    }
+
+    /// Remembers a process so that `stopAll` ends it.
+    func track(_ process: ChildProcess) {
+        started.withLock { $0.append(process) }
     }
 
     /// A port on `host` whose accept queue is full, so that connecting hangs (R54c).
     func blackhole(_ host: String = "127.0.0.1") async throws -> ScriptedServer {
         let server = try await ScriptedServer.start(host: host, routes: [], dir: dir, ca: ca, blackhole: true)
-        started.withLock { $0.append(server) }
+        started.withLock { $0.append(server.process) }
         return server
     }
 
     func stopAll() {
-        started.withLock { servers in
-            servers.forEach { $0.stop() }
-            servers.removeAll()
+        started.withLock { processes in
+            processes.forEach { $0.stop() }
+            processes.removeAll()
         }
     }
 
