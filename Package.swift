@@ -51,6 +51,7 @@ let package = Package(
                 "ImgsyncCore",
                 "ImgsyncRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "imgsync", dependencies: ["ImgsyncCommands"]),
@@ -65,6 +66,7 @@ let package = Package(
             name: "ImgsyncRegistryTests",
             dependencies: [
                 "ImgsyncRegistry",
+                "ImgsyncCommands",
                 "ImgsyncCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
