@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import ImgsyncCore
 import NIOCore
 import NIOPosix
@@ -19,6 +20,12 @@ extension RegistryClient {
         }
         if let channel = error as? ChannelError, case .connectTimeout = channel {
             return ImgsyncError(.timeout, "\(what): connect timed out")
+        }
+        if let io = error as? IOError {
+            return ImgsyncError(.network, "\(what): \(String(cString: strerror(io.errnoCode)))", errno: io.errnoCode)
+        }
+        if let connect = error as? NIOConnectionError, let first = connect.connectionErrors.first {
+            return classify(first.error, what: what)
         }
         return ImgsyncError(.network, "\(what): \(error)")
     }

@@ -32,7 +32,8 @@ extension RegistryClient {
             do {
                 response = try await http.execute(outgoing, timeout: headTimeout)
             } catch {
-                throw TransportFailure(classify(error, what: "\(request.label) from \(url.host ?? "?")"),
+                let hostPort = (url.host ?? "?") + (url.port.map { ":\($0)" } ?? "")
+                throw TransportFailure(classify(error, what: "\(request.method) \(request.label) (\(hostPort))"),
                                        retryable: isRetryable(error))
             }
             let code = response.status.code

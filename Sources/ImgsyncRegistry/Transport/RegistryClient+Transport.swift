@@ -34,7 +34,8 @@ extension RegistryClient {
                 result = try await followRedirects(request, authorization: authorization)
             } catch let failure as TransportFailure {
                 guard failure.retryable, request.isIdempotent, attempt < configuration.maxAttempts else {
-                    throw failure.error
+                    guard attempt > 1 else { throw failure.error }
+                    throw ImgsyncError(failure.error.code, "\(failure.error.message) (after \(attempt) attempts)")
                 }
                 let delay = configuration.backoff(attempt: attempt)
                 logger.debug("retrying \(request.label) in \(delay) after \(failure.error.message)")

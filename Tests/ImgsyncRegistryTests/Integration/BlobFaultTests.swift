@@ -90,7 +90,12 @@ import Testing
             let requests = blobRequests(server)
             #expect(requests.count == 2)
             #expect(requests.first?.header("Range") == nil)
-            #expect(requests.last?.header("Range") == "bytes=\(cut)-")
+            // The resume starts where the client's bytes ended: at the cut, or earlier when the kernel
+            // dropped data still in flight (a close with unread input turns into a reset).
+            let range = try #require(requests.last?.header("Range"))
+            let offset = try #require(Int(range.dropFirst("bytes=".count).dropLast()))
+            #expect(range.hasPrefix("bytes=") && range.hasSuffix("-"))
+            #expect(offset > 0 && offset <= cut)
         }
     }
 
