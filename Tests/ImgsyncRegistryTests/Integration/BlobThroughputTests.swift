@@ -17,8 +17,9 @@ import Testing
             let reg = try await env.registry()
             let (layout, images) = try await env.layout(#"[{"tag":"big","manifests":[{"layers":[{"random_file":["big.bin",\#(mb << 20)],"compression":"none"}]}]}]"#)
             try await env.push(layout, tag: "big", to: "\(reg.name)/lib/big:1")
-            let layer = try #require(images["big"]?.manifests.first?.layers.first)
+            #expect(images["big"] != nil)
             try FileManager.default.removeItem(atPath: layout)
+            var blobSize: Int64 = 0
 
             var clientSeconds: [Double] = []
             var discardSeconds: [Double] = []
@@ -26,8 +27,10 @@ import Testing
             try await env.withClient { (client: RegistryClient) async throws in
                 let ref = try ImageReference(parsing: "\(reg.name)/lib/big:1")
                 let image = try await client.resolve(ref)
+                // skopeo gzips the uncompressed layer on push (random data: about the same size).
                 let descriptor = image.layers[0]
-                #expect(descriptor.digest.description == layer.digest)
+                #expect(descriptor.size > Int64(mb << 20))
+                blobSize = descriptor.size
                 for round in 0..<3 {
                     // Client, writing the verified stream to a file as the object store would.
                     let path = env.dir.file("client-\(round).bin")
@@ -41,7 +44,7 @@ import Testing
                     }
                     try handle.close()
                     clientSeconds.append((ContinuousClock.now - start).seconds)
-                    #expect(written == layer.size)
+                    #expect(Int64(written) == descriptor.size)
                     try FileManager.default.removeItem(atPath: path)
 
                     // Client, discarding the bytes (network + TLS + hashing only).
@@ -59,10 +62,10 @@ import Testing
                     try FileManager.default.removeItem(atPath: out)
                 }
             }
-            let size = Double(layer.size) / 1_048_576
+            let size = Double(blobSize) / 1_048_576
             func best(_ s: [Double]) -> Double { s.min() ?? .nan }
             print("""
-            blob throughput, \(layer.size) bytes, best of 3:
+            blob throughput, \(blobSize) bytes, best of 3:
               imgsync client (verify + write file): \(String(format: "%.2f s, %.0f MiB/s", best(clientSeconds), size / best(clientSeconds)))
               imgsync client (verify, discard):     \(String(format: "%.2f s, %.0f MiB/s", best(discardSeconds), size / best(discardSeconds)))
               skopeo copy docker:// → dir:         \(String(format: "%.2f s, %.0f MiB/s", best(skopeoSeconds), size / best(skopeoSeconds)))
