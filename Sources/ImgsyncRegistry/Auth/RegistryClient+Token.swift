@@ -15,6 +15,9 @@ extension RegistryClient {
         credential: RegistryCredential?, refreshToken: String?
     ) async throws -> BearerToken {
         let realm = try validatedRealm(challenge.realm ?? "", registry: registry)
+        if realm.scheme?.lowercased() == "http", credential != nil || refreshToken != nil, !configuration.allowCredentialsOverHTTP {
+            throw ImgsyncError(.auth, "\(registry) is configured insecure (http); refusing to send credentials to its token realm over http")
+        }
         let service = challenge.service
         var form: [(String, String)] = []
         if let service { form.append(("service", service)) }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ImgsyncCore
 import Testing
 @testable import ImgsyncRegistry
@@ -223,6 +224,48 @@ import Testing
                 } throws: { errorCode($0) == .authChallenge || errorCode($0) == .forbiddenTarget }
             }
             #expect(auth.requests().isEmpty)
+        }
+    }
+}
+
+/// R4 and R10 in the client: token expiry with an injected clock; `identitytoken` uses the refresh grant.
+@Suite(.timeLimit(.minutes(2))) struct TokenLifecycleTests {
+    let image = FakeImage.make()
+
+    @Test func expiredTokenIsReplacedBeforeUse() async throws {
+        try await withFakeEnvironment { env in
+            let issued = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: 1_700_000_000 - 50))
+            let auth = try await env.server("127.0.0.2", [Route("GET", "/token",
+                .json(#"{"token":"T1","expires_in":60,"issued_at":"\#(issued)"}"#), .json(#"{"token":"T2","expires_in":300}"#))])
+            var routes = image.routes()
+            routes[0] = Route("*", "/v2/", .json("{}", status: 401, headers: [("WWW-Authenticate", #"Bearer realm="\#(auth.url)/token",service="reg""#)]))
+            let reg = try await env.server("127.0.0.1", routes)
+            let clock = Mutex(Date(timeIntervalSince1970: 1_700_000_000))
+            let ref = try ImageReference(parsing: "\(reg.name)/lib/a:1")
+            try await env.withClient({ config in config.now = { clock.withLock { $0 } } }) { (client: RegistryClient) async throws in
+                _ = try await client.fetchManifest(ref)
+                clock.withLock { $0 = $0.addingTimeInterval(5) }
+                _ = try await client.fetchManifest(ref)
+                clock.withLock { $0 = $0.addingTimeInterval(10) }  // +15 s: past issued_at + 60
+                _ = try await client.fetchManifest(ref)
+            }
+            #expect(auth.requests().count == 2)
+            #expect(reg.requests().filter { $0.path.contains("manifests") }.map { $0.header("Authorization") } == ["Bearer T1", "Bearer T1", "Bearer T2"])
+        }
+    }
+
+    @Test func identityTokenUsesRefreshGrant() async throws {
+        try await withFakeEnvironment { env in
+            let auth = try await env.server("127.0.0.2", [Route("POST", "/token", .json(#"{"access_token":"A"}"#))])
+            var routes = image.routes()
+            routes[0] = Route("*", "/v2/", .json("{}", status: 401, headers: [("WWW-Authenticate", #"Bearer realm="\#(auth.url)/token",service="reg""#)]))
+            let reg = try await env.server("127.0.0.1", routes)
+            _ = try await env.withClient(credentials: StaticCredentials([reg.name: .identityToken("R")])) {
+                try await $0.fetchManifest(ImageReference(parsing: "\(reg.name)/lib/a:1"))
+            }
+            let body = Set((auth.requests().first?.body ?? "").split(separator: "&").map(String.init))
+            #expect(body.isSuperset(of: ["grant_type=refresh_token", "refresh_token=R", "service=reg", "client_id=imgsync"]))
+            #expect(reg.requests().last?.header("Authorization") == "Bearer A")
         }
     }
 }
