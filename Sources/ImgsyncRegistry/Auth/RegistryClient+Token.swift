@@ -102,9 +102,10 @@ extension RegistryClient {
         return try BearerToken.parse(body, now: configuration.now(), realm: where_)
     }
 
+    /// `application/x-www-form-urlencoded` value encoding: only RFC 3986 unreserved ASCII stays as is.
     static func formEncode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+        s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? s
     }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }

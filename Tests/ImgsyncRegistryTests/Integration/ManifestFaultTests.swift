@@ -277,4 +277,15 @@ import Testing
             #expect(resolved.config.diffIDs.isEmpty)
         }
     }
+
+    /// R42 (the part the client can check): as many diff_ids as layers, else ERROR(config).
+    @Test func diffIDCountMismatch() async throws {
+        try await withFakeEnvironment { env in
+            let image = FakeImage.make(layerSizes: [10, 20], diffIDCount: 1)
+            let reg = try await env.server("127.0.0.1", image.routes())
+            await #expect {
+                try await env.withClient { try await $0.resolve(ImageReference(parsing: "\(reg.name)/lib/a:1")) }
+            } throws: { errorCode($0) == .config && "\($0)".contains("1 diff_ids for 2 layers") }
+        }
+    }
 }

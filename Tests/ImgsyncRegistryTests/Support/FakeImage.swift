@@ -17,11 +17,11 @@ struct FakeImage: Sendable {
     static func make(
         layerSizes: [Int] = [1000], layerMediaType: String = MediaType.ociLayerGzip,
         configMediaType: String = MediaType.ociConfig, manifestMediaType: String = MediaType.ociManifest,
-        env: [String] = ["PATH=/usr/bin"], seed: UInt8 = 1
+        env: [String] = ["PATH=/usr/bin"], seed: UInt8 = 1, diffIDCount: Int? = nil
     ) -> FakeImage {
         var generator = SeededBytes(seed: seed)
         let layers = layerSizes.map { generator.bytes($0) }
-        let diffIDs = layers.indices.map { "\"sha256:\(String(repeating: String($0 % 10), count: 64))\"" }
+        let diffIDs = (0..<(diffIDCount ?? layers.count)).map { "\"sha256:\(String(repeating: String($0 % 10), count: 64))\"" }
         let config = Array(#"{"architecture":"amd64","os":"linux","config":{"Env":\#(jsonArray(env)),"Cmd":["/bin/sh"],"Labels":{"org.example":"yes"}},"rootfs":{"type":"layers","diff_ids":[\#(diffIDs.joined(separator: ","))]}}"#.utf8)
         let configDigest = SHA256Hasher.hash(config)
         let layerJSON = layers.map { #"{"mediaType":"\#(layerMediaType)","digest":"\#(SHA256Hasher.hash($0))","size":\#($0.count)}"# }

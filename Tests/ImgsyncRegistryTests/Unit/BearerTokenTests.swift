@@ -53,3 +53,10 @@ import Testing
         #expect(token.expiresAt == now.addingTimeInterval(60))
     }
 }
+
+@Suite struct FormEncodingTests {
+    @Test func onlyUnreservedASCIIStays() {
+        #expect(RegistryClient.formEncode("a-b._~Z9") == "a-b._~Z9")
+        #expect(RegistryClient.formEncode("p w&=+é:/") == "p%20w%26%3D%2B%C3%A9%3A%2F")
+    }
+}
