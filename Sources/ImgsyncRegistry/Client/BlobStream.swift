@@ -194,13 +194,13 @@ public struct BlobStream: AsyncSequence, Sendable {
 
 extension RegistryClient {
     /// A verified stream of a blob's bytes (see `BlobStream`). Nothing is requested until iteration starts.
-    public func fetchBlob(repository: String, registry: String, descriptor: Descriptor) -> BlobStream {
+    public func fetchBlob(registry: String, repository: String, descriptor: Descriptor) -> BlobStream {
         BlobStream(client: self, registry: registry, repository: repository, descriptor: descriptor)
     }
 
     /// A verified stream of a layer or config of `image` (same registry and repository).
     public func fetchBlob(_ image: ImageReference, descriptor: Descriptor) -> BlobStream {
-        fetchBlob(repository: image.repository, registry: image.registry, descriptor: descriptor)
+        fetchBlob(registry: image.registry, repository: image.repository, descriptor: descriptor)
     }
 
     /// A whole small blob (a config), at most `limit` bytes, verified.

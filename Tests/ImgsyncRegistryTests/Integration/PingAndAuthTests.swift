@@ -50,7 +50,7 @@ import Testing
             try await env.withClient { client in
                 let ref = try ImageReference(parsing: "\(reg.name)/lib/a:1")
                 let resolved = try await client.resolve(ref)
-                try await forEachConcurrently(resolved.layers, limit: 3) { layer in
+                try await SlidingWindow.forEach(resolved.layers, limit: 3) { layer in
                     _ = try await drain(client.fetchBlob(ref, descriptor: layer))
                 }
             }

@@ -44,3 +44,23 @@ import Testing
         #expect(HeaderParsing.warning(#"110 - "stale""#) == nil)
     }
 }
+
+@Suite struct SlidingWindowTests {
+    actor Counter {
+        var running = 0, peak = 0, done = 0
+        func enter() { running += 1; peak = max(peak, running) }
+        func leave() { running -= 1; done += 1 }
+    }
+
+    @Test func boundsConcurrency() async throws {
+        let counter = Counter()
+        try await SlidingWindow.forEach(Array(0..<20), limit: 3) { _ in
+            await counter.enter()
+            try await Task.sleep(for: .milliseconds(10))
+            await counter.leave()
+        }
+        #expect(await counter.peak <= 3)
+        #expect(await counter.peak >= 2)
+        #expect(await counter.done == 20)
+    }
+}
