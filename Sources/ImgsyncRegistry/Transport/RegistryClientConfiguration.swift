@@ -15,6 +15,8 @@ public struct RegistryClientConfiguration: Sendable {
     /// Time allowed to establish a connection (TCP and TLS).
     public var connectTimeout: Duration = .seconds(20)
     /// Time a response may stay silent (headers or body) before the request is given up or resumed.
+    /// AsyncHTTPClient counts it from the last bytes read, so a consumer that pauses longer than this
+    /// between chunks also triggers it; a blob then resumes with `Range`, which is safe but refetches.
     public var readTimeout: Duration = .seconds(60)
 
     /// Attempts per request for 5xx, 429 and connection failures (GET/HEAD only).
