@@ -7,7 +7,8 @@ without the query) or a prefix, and answers its n-th request with responses[min(
 A response may set status, headers (list of pairs, repeats allowed), body / body_b64 / body_file,
 content_length ("auto", "chunked", null or a number), honor_range, gzip, truncate_after (bytes, then
 an abortive close), close_after (bytes, then a clean close), stall_after + stall_seconds, trickle
-(bytes per second). "blackhole": true instead of routes makes a port whose accept queue is full.
+(bytes per second). "blackhole": true instead of routes makes a port whose accept queue is full;
+"plain": true serves plain http instead of TLS.
 The server exits when its parent process goes away.
 """
 import base64, gzip, json, os, socket, ssl, struct, sys, threading, time
@@ -78,7 +79,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self):
-        self.request = context.wrap_socket(self.request, server_side=True)
+        if not scenario.get("plain"):
+            self.request = context.wrap_socket(self.request, server_side=True)
         super().setup()
 
     def log_message(self, *args):

@@ -218,8 +218,33 @@ import Testing
     /// R38: https → http is refused before anything is sent.
     @Test func downgradeRefused() async throws {
         try await withFakeEnvironment { env in
-            let (_, error, _) = try await pull(env, [Reply(302, headers: [("Location", "http://127.0.0.3:5446/blob")])])
+            let plain = try await env.plainServer("127.0.0.3", [Route("GET", "/blob", .bytes(blob))])
+            let (_, error, _) = try await pull(env, [Reply(302, headers: [("Location", "http://\(plain.name)/blob")])])
             #expect(error?.code == .insecureRedirect)
+            #expect(plain.requests().isEmpty)
+        }
+    }
+
+    /// R56: plain http only for a registry configured insecure, and Basic credentials only if also allowed.
+    @Test func insecureRegistryAndCredentials() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.plainServer("127.0.0.1", [
+                Route("*", "/v2/", .json("{}", status: 401, headers: [("WWW-Authenticate", #"Basic realm="reg""#)])),
+                Route("*", "/v2/lib/a/manifests/1", image.manifestReply),
+            ])
+            let ref = try ImageReference(parsing: "\(reg.name)/lib/a:1")
+            let creds = StaticCredentials([reg.name: .basic(username: "u", password: "p")])
+            await #expect { try await env.withClient(credentials: creds) { try await $0.fetchManifest(ref) } } throws: { _ in true }
+            #expect(reg.requests().isEmpty)
+            await #expect {
+                try await env.withClient(credentials: creds, { $0.insecureRegistries = [reg.name] }) { try await $0.fetchManifest(ref) }
+            } throws: { errorCode($0) == .auth }
+            #expect(!reg.requests().contains { $0.header("Authorization") != nil })
+            let fetched = try await env.withClient(credentials: creds, { $0.insecureRegistries = [reg.name]; $0.allowCredentialsOverHTTP = true }) {
+                try await $0.fetchManifest(ref)
+            }
+            #expect(fetched.digest == image.manifestDigest)
+            #expect(reg.requests().last?.header("Authorization") == "Basic " + Data("u:p".utf8).base64EncodedString())
         }
     }
 

@@ -106,15 +106,16 @@ final class ScriptedServer: Sendable {
         self.process = process
     }
 
-    static func start(host: String, routes: [Route], dir: TestDirectory, ca: TestCA, blackhole: Bool = false) async throws -> ScriptedServer {
+    static func start(host: String, routes: [Route], dir: TestDirectory, ca: TestCA, blackhole: Bool = false, plain: Bool = false) async throws -> ScriptedServer {
         let id = UUID().uuidString.prefix(8)
         struct Scenario: Encodable {
             var host, cert, key, log, ready: String
             var routes: [Route]
             var blackhole: Bool
+            var plain: Bool
         }
         let scenario = Scenario(host: host, cert: ca.serverCert, key: ca.serverKey, log: dir.file("fake-\(id).log"),
-                                ready: dir.file("fake-\(id).ready"), routes: routes, blackhole: blackhole)
+                                ready: dir.file("fake-\(id).ready"), routes: routes, blackhole: blackhole, plain: plain)
         let scenarioFile = dir.file("fake-\(id).json")
         try JSONEncoder().encode(scenario).write(to: URL(fileURLWithPath: scenarioFile))
         _ = FileManager.default.createFile(atPath: scenario.log, contents: nil)
@@ -157,6 +158,13 @@ final class FakeEnvironment: Sendable {
     /// Remembers a process so that `stopAll` ends it.
     func track(_ process: ChildProcess) {
         started.withLock { $0.append(process) }
+    }
+
+    /// A scripted server speaking plain http (R38, R56).
+    func plainServer(_ host: String = "127.0.0.1", _ routes: [Route]) async throws -> ScriptedServer {
+        let server = try await ScriptedServer.start(host: host, routes: routes, dir: dir, ca: ca, plain: true)
+        started.withLock { $0.append(server.process) }
+        return server
     }
 
     /// A port on `host` whose accept queue is full, so that connecting hangs (R54c).
