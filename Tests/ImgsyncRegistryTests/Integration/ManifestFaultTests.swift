@@ -288,4 +288,28 @@ import Testing
             } throws: { errorCode($0) == .config && "\($0)".contains("1 diff_ids for 2 layers") }
         }
     }
+
+    /// R20: the amd64 child is fetched by digest and verified; attestation entries are never fetched.
+    @Test func attestationsSkipped() async throws {
+        try await withFakeEnvironment { env in
+            let arm = FakeImage.make(seed: 2)
+            let attestation = FakeImage.make(seed: 3)
+            let entries = #"[{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(attestation.manifestDigest)","size":\#(attestation.manifest.count),"platform":{"os":"unknown","architecture":"unknown"},"annotations":{"vnd.docker.reference.type":"attestation-manifest"}},{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(arm.manifestDigest)","size":\#(arm.manifest.count),"platform":{"os":"linux","architecture":"arm64"}},{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(image.manifestDigest)","size":\#(image.manifest.count),"platform":{"os":"linux","architecture":"amd64"}}]"#
+            let index = Array(#"{"schemaVersion":2,"mediaType":"\#(MediaType.ociIndex)","manifests":\#(entries)}"#.utf8)
+            var routes = image.routes()
+            routes[1] = Route("*", "/v2/lib/a/manifests/1", Self.indexReply(index))
+            // The amd64 child, served with a body that does not hash to its digest, must be refused.
+            let tampered = try await env.server("127.0.0.1", routes.map { route in
+                route.path == "/v2/lib/a/manifests/\(image.manifestDigest)" ? Route("*", route.path!, .bytes(arm.manifest, headers: [("Content-Type", MediaType.ociManifest)])) : route
+            })
+            await #expect {
+                try await env.withClient { try await $0.resolve(ImageReference(parsing: "\(tampered.name)/lib/a:1")) }
+            } throws: { errorCode($0) == .digestMismatch }
+            let reg = try await env.server("127.0.0.1", routes)
+            let resolved = try await env.withClient { try await $0.resolve(ImageReference(parsing: "\(reg.name)/lib/a:1")) }
+            #expect(resolved.manifestDigest == image.manifestDigest)
+            #expect(resolved.indexDigest == SHA256Hasher.hash(index))
+            #expect(!reg.requests().contains { $0.path.contains(attestation.manifestDigest.hex) || $0.path.contains(arm.manifestDigest.hex) })
+        }
+    }
 }
