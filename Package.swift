@@ -25,10 +25,13 @@ let package = Package(
         .systemLibrary(name: "CImgsyncISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CImgsyncZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
+        // Linux calls Swift cannot make directly (FICLONE ioctl, renameat2, copy_file_range).
+        .target(name: "CImgsyncSys"),
+
         // All the logic: tar reading, decompression, layer application, object store, catalogs, publishing.
         .target(
             name: "ImgsyncCore",
-            dependencies: ["CImgsyncCrypto", "CImgsyncZlib", "CImgsyncISAL", "CImgsyncZstd"]
+            dependencies: ["CImgsyncSys", "CImgsyncCrypto", "CImgsyncZlib", "CImgsyncISAL", "CImgsyncZstd"]
         ),
         // Registry client: references, auth, manifests and platform selection, verified blob streams.
         .target(
@@ -60,7 +63,7 @@ let package = Package(
 
         .testTarget(
             name: "ImgsyncCoreTests",
-            dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive"]
+            dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive", "CImgsyncZlib", "CImgsyncZstd", "CImgsyncSys"]
         ),
         .testTarget(
             name: "ImgsyncRegistryTests",
@@ -82,7 +85,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.name != "CImgsyncSys" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     target.swiftSettings = settings

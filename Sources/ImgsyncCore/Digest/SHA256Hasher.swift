@@ -26,7 +26,7 @@ public final class SHA256Hasher {
     public func finalize() -> Digest {
         var out = [UInt8](repeating: 0, count: 32)
         var len: UInt32 = 0
-        out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(ctx, $0.baseAddress, &len) }
+        _ = out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(ctx, $0.baseAddress, &len) }
         EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
         return Digest(sha256: out)
     }

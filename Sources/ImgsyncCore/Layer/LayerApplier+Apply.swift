@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let whPrefix: PathBytes = Array(".wh.".utf8)
+private let opaqueMarker: PathBytes = Array(".wh..wh..opq".utf8)
+private let aufsPlnk: PathBytes = Array(".wh..wh.plnk".utf8)
+private let aufsMeta: PathBytes = Array(".wh..wh.aufs".utf8)
+private let aufsOrph: PathBytes = Array(".wh..wh.orph".utf8)
+
+extension LayerApplier {
+    /// Applies one layer read by `reader`. `name` (a digest or file name) is used in errors.
+    public func apply(_ reader: TarReader, name: String) throws {
+        layerIndex += 1
+        layerName = name
+        do {
+            while let entry = try reader.next() {
+                do {
+                    try applyEntry(entry, reader)
+                } catch var e as ImgsyncError {
+                    if e.entry == nil { e.entry = entry.name.escapedForDisplay }
+                    throw e
+                }
+                entriesApplied += 1
+            }
+            try reader.drain()
+        } catch let e as ImgsyncError {
+            throw e.inLayer(name)
+        }
+        if reader.entryCount == 0 { warn("layer \(name) has no entries") }
+    }
+
+    func applyEntry(_ entry: TarEntry, _ reader: TarReader) throws {
+        let components: [PathBytes]
+        switch PathNormalizer.normalize(entry.name) {
+        case .traversal:
+            throw ImgsyncError(.traversal, "entry name escapes the root")
+        case .root:
+            guard entry.kind == .directory else {
+                throw ImgsyncError(.rootType, "refusing to change the type of the root directory")
+            }
+            setAttributes(root.inode, from: entry)
+            root.inode.implied = false
+            root.stamp = layerIndex
+            return
+        case .components(let c):
+            components = c
+        }
+        if components.count > limits.maxPathDepth {
+            throw ImgsyncError(.limit, "path depth \(components.count) exceeds the limit of \(limits.maxPathDepth)")
+        }
+        if entry.name.count > limits.maxPathLength {
+            throw ImgsyncError(.limit, "path of \(entry.name.count) bytes exceeds the limit of \(limits.maxPathLength)")
+        }
+        for c in components { try checkComponent(c) }
+
+        // AUFS metadata at the root (D4).
+        if components[0] == aufsMeta || components[0] == aufsOrph { return }
+        if components[0] == aufsPlnk {
+            if components.count > 1 && entry.kind == .regular { try storeAufsLink(components, entry, reader) }
+            return
+        }
+        for c in components.dropLast() where c.starts(with: whPrefix) {
+            throw ImgsyncError(.invalidWhiteout, "whiteout prefix in a directory component")
+        }
+        let last = components[components.count - 1]
+        let parentComponents = components[0..<(components.count - 1)]
+        if last.starts(with: whPrefix) {
+            if last == opaqueMarker {
+                if let dir = try resolveDirectory(parentComponents, create: false) { try removeLower(in: dir) }
+                return
+            }
+            let target = Array(last.dropFirst(4))
+            if target.isEmpty || target == [0x2E] || target == [0x2E, 0x2E] {
+                throw ImgsyncError(.invalidWhiteout, "invalid whiteout name")
+            }
+            if let dir = try resolveDirectory(parentComponents, create: false), let victim = dir.children[target] {
+                if victim.stamp != layerIndex {
+                    try remove(victim)
+                } else if victim.isDirectory {
+                    // Written in this layer: only what lower layers left inside goes (U38).
+                    try removeLower(in: victim)
+                }
+            }
+            return
+        }
+
+        switch entry.kind {
+        case .directory:
+            let parent = try resolveDirectory(parentComponents, create: true)!
+            if let existing = parent.children[last], existing.isDirectory {
+                setAttributes(existing.inode, from: entry)
+                existing.inode.implied = false
+                existing.stamp = layerIndex
+                return
+            }
+            if let existing = parent.children[last] { try remove(existing) }
+            try Syscall.mkdir(at: try dirFd(parent), last, mode: 0o700)
+            let inode = Inode(type: .directory, mode: 0)
+            setAttributes(inode, from: entry)
+            add(TreeNode(name: last, parent: parent, inode: inode), to: parent)
+        case .regular:
+            let parent = try resolveDirectory(parentComponents, create: true)!
+            try writeRegular(parent, last, entry, reader)
+        case .symlink:
+            let parent = try resolveDirectory(parentComponents, create: true)!
+            if let existing = parent.children[last] { try remove(existing) }
+            try Syscall.symlink(entry.linkName, at: try dirFd(parent), last)
+            let inode = Inode(type: .symlink, mode: 0o777)
+            setAttributes(inode, from: entry)
+            inode.mode = entry.mode
+            inode.linkTarget = entry.linkName
+            try Syscall.setTimes(at: try dirFd(parent), last, sec: inode.mtime, nsec: inode.mtimeNsec)
+            if !inode.xattrs.isEmpty {
+                warn("\(entry.name.escapedForDisplay): xattrs on a symlink are recorded, not applied")
+            }
+            add(TreeNode(name: last, parent: parent, inode: inode), to: parent)
+        case .hardlink:
+            try makeHardlink(parentComponents, last, entry)
+        case .charDevice, .blockDevice, .fifo:
+            let parent = try resolveDirectory(parentComponents, create: true)!
+            if let existing = parent.children[last] { try remove(existing) }
+            let type: CatalogEntryType = entry.kind == .charDevice ? .charDevice : entry.kind == .blockDevice ? .blockDevice : .fifo
+            let inode = Inode(type: type, mode: 0)
+            setAttributes(inode, from: entry)
+            inode.devMajor = entry.devMajor
+            inode.devMinor = entry.devMinor
+            add(TreeNode(name: last, parent: parent, inode: inode), to: parent)
+        }
+    }
+
+    func add(_ node: TreeNode, to parent: TreeNode) {
+        node.stamp = layerIndex
+        parent.children[node.name] = node
+    }
+
+    func setAttributes(_ inode: Inode, from entry: TarEntry) {
+        inode.mode = entry.mode & 0o7777
+        inode.uid = UInt32(truncatingIfNeeded: entry.uid)
+        inode.gid = UInt32(truncatingIfNeeded: entry.gid)
+        inode.mtime = entry.mtime
+        inode.mtimeNsec = entry.mtimeNsec
+        inode.xattrs = entry.xattrs.map { Xattr(name: $0.name, value: $0.value) }
+    }
+
+    /// Hardlinks follow stream order; the target must exist now, in this or a lower layer (D6).
+    func makeHardlink(_ parentComponents: ArraySlice<PathBytes>, _ last: PathBytes, _ entry: TarEntry) throws {
+        let targetNode: TreeNode
+        var fromAufs = false
+        switch PathNormalizer.normalize(entry.linkName) {
+        case .traversal:
+            throw ImgsyncError(.traversal, "hardlink target \"\(entry.linkName.escapedForDisplay)\" escapes the root")
+        case .root:
+            throw ImgsyncError(.hardlinkDir, "hardlink to the root directory")
+        case .components(let t):
+            if t.count >= 2 && t[0] == aufsPlnk, let n = aufsLinks[Array(t.joined(separator: [0x2F]))] {
+                targetNode = n
+                fromAufs = true
+            } else {
+                guard let dir = try resolveDirectory(t[0..<(t.count - 1)], create: false),
+                      let n = dir.children[t[t.count - 1]] else {
+                    throw ImgsyncError(.hardlinkTarget, "hardlink target \"\(entry.linkName.escapedForDisplay)\" does not exist (yet)")
+                }
+                targetNode = n
+            }
+        }
+        if targetNode.isDirectory {
+            throw ImgsyncError(.hardlinkDir, "hardlink target \"\(entry.linkName.escapedForDisplay)\" is a directory")
+        }
+        let parent = try resolveDirectory(parentComponents, create: true)!
+        if let existing = parent.children[last] {
+            if existing === targetNode {
+                throw ImgsyncError(.hardlinkTarget, "hardlink \"\(entry.name.escapedForDisplay)\" points to itself")
+            }
+            try remove(existing)
+        }
+        if targetNode.isOnDisk {
+            // Both fds are fetched right before the call: the directory fd cache is bounded.
+            // The source directory is pinned so that opening the destination cannot close its fd.
+            let srcDir = fromAufs ? nil : targetNode.parent!
+            let srcFd = try srcDir.map { try dirFd($0) } ?? aufsDirFd
+            srcDir?.pinned = true
+            defer { srcDir?.pinned = false }
+            try Syscall.link(from: srcFd, targetNode.name, to: try dirFd(parent), last)
+        }
+        add(TreeNode(name: last, parent: parent, inode: targetNode.inode), to: parent)
+    }
+
+    /// AUFS hardlink sources live outside the tree, in the auxiliary directory.
+    func storeAufsLink(_ components: [PathBytes], _ entry: TarEntry, _ reader: TarReader) throws {
+        let key = Array(components.joined(separator: [0x2F]))
+        let holder = TreeNode(name: [], parent: nil, inode: Inode(type: .directory, mode: 0o700))
+        let fileName = Array("plnk-\(aufsLinks.count)".utf8)
+        try writeRegular(holder, fileName, entry, reader, directoryFd: aufsDirFd)
+        guard let node = holder.children[fileName] else { return }
+        aufsLinks[key] = node
+    }
+}

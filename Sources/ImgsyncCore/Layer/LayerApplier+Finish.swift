@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CImgsyncSys
+
+extension LayerApplier {
+    /// Applies every directory's exact mode, xattrs and mtime, children before parents (D9), and
+    /// closes cached fds. Call once, after the last layer and any extra files.
+    public func finish() throws {
+        try finishDirectory(root)
+        for n in openDirs where n.fd >= 0 { closeFd(n) }
+        openDirs.removeAll()
+    }
+
+    private func finishDirectory(_ dir: TreeNode) throws {
+        for child in dir.children.values where child.isDirectory { try finishDirectory(child) }
+        let fd = try dirFd(dir)
+        let inode = dir.inode
+        for x in inode.xattrs where isApplicable(x.name) {
+            let r = x.name.withCString { n in x.value.withUnsafeBytes { fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
+            if r != 0 { warn("\(dir.path.escapedForDisplay)/: xattr \(x.name.escapedForDisplay) not applied: \(Syscall.errorString(errno))") }
+        }
+        try Syscall.chmod(fd: fd, mode_t(inode.mode & 0o7777))
+        try Syscall.setTimes(fd: fd, sec: inode.mtime, nsec: inode.mtimeNsec)
+        if dir.parent != nil { closeFd(dir) }
+    }
+
+    /// The catalog of the tree as it stands: depth first, children in byte order, link groups numbered
+    /// in order of first appearance.
+    public func snapshot() -> [CatalogEntry] {
+        var out: [CatalogEntry] = []
+        var nextGroup: UInt64 = 0
+        var groupsUsed: [Inode] = []
+        func visit(_ node: TreeNode, _ path: PathBytes) {
+            let i = node.inode
+            var group: UInt64 = 0
+            if i.links > 1 && i.type != .directory {
+                if i.group == 0 {
+                    nextGroup += 1
+                    i.group = nextGroup
+                    groupsUsed.append(i)
+                }
+                group = i.group
+            }
+            out.append(CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
+                                    mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,
+                                    linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
+                                    xattrs: i.xattrs, implied: i.implied))
+            guard node.isDirectory else { return }
+            for key in node.children.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let child = node.children[key]!
+                visit(child, path.isEmpty ? key : path + [0x2F] + key)
+            }
+        }
+        visit(root, [])
+        for i in groupsUsed { i.group = 0 }
+        return out
+    }
+}

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LayerApplier {
+    /// Materialises a tree from a catalog and the object store (mkdirs, links and clones only) and
+    /// rebuilds the model from it, so further layers apply on top. The tree must be empty.
+    func load(_ entries: [CatalogEntry]) throws {
+        var groups: [UInt64: TreeNode] = [:]
+        layerIndex += 1
+        for e in entries {
+            if e.path.isEmpty {
+                root.inode = Inode(type: .directory, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
+                root.inode.links = 1
+                root.inode.implied = e.implied
+                root.inode.xattrs = e.xattrs
+                continue
+            }
+            let parts = e.path.split(separator: 0x2F, omittingEmptySubsequences: false).map { Array($0) }
+            var parent = root
+            for p in parts.dropLast() {
+                guard let next = parent.children[p], next.isDirectory else {
+                    throw ImgsyncError(.catalog, "catalog lists \(e.path.escapedForDisplay) before its parent directory")
+                }
+                parent = next
+            }
+            let name = parts[parts.count - 1]
+            guard parent.children[name] == nil else {
+                throw ImgsyncError(.catalog, "catalog lists \(e.path.escapedForDisplay) twice")
+            }
+            if e.linkGroup != 0, let first = groups[e.linkGroup] {
+                if first.isOnDisk {
+                    let srcFd = try dirFd(first.parent!)
+                    first.parent!.pinned = true
+                    defer { first.parent!.pinned = false }
+                    try Syscall.link(from: srcFd, first.name, to: try dirFd(parent), name)
+                }
+                add(TreeNode(name: name, parent: parent, inode: first.inode), to: parent)
+                continue
+            }
+            let inode = Inode(type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
+            inode.size = e.size
+            inode.sha256 = e.sha256
+            inode.linkTarget = e.linkTarget
+            inode.devMajor = e.devMajor
+            inode.devMinor = e.devMinor
+            inode.xattrs = e.xattrs
+            inode.implied = e.implied
+            switch e.type {
+            case .directory:
+                try Syscall.mkdir(at: try dirFd(parent), name, mode: 0o700)
+            case .regular:
+                let diskMode = store.mode == .hardlink ? ObjectStore.sharedMode(e.mode) : ObjectStore.ownMode(e.mode)
+                if e.size == 0 {
+                    let fd = name.withCString { openat(try! dirFd(parent), $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+                    if fd < 0 { throw Syscall.failure("create", e.path.escapedForDisplay) }
+                    defer { Syscall.close(fd) }
+                    try Syscall.chmod(fd: fd, diskMode)
+                    try Syscall.setTimes(fd: fd, sec: e.mtime, nsec: e.mtimeNsec)
+                } else {
+                    guard let d = e.sha256,
+                          try store.placeExisting(d, size: e.size, mode: e.mode, sec: e.mtime, nsec: e.mtimeNsec, dirfd: try dirFd(parent), name: name) else {
+                        throw ImgsyncError(.corruptObject, "the object store has no body \(e.sha256?.description ?? "(none)") for \(e.path.escapedForDisplay); run imgsync verify --repair or pull the image again")
+                    }
+                }
+            case .symlink:
+                try Syscall.symlink(e.linkTarget, at: try dirFd(parent), name)
+                try Syscall.setTimes(at: try dirFd(parent), name, sec: e.mtime, nsec: e.mtimeNsec)
+            case .charDevice, .blockDevice, .fifo:
+                break
+            }
+            let node = TreeNode(name: name, parent: parent, inode: inode)
+            add(node, to: parent)
+            if e.linkGroup != 0 { groups[e.linkGroup] = node }
+        }
+    }
+}

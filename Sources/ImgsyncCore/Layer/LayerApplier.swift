@@ -1,0 +1,182 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Applies tar layers, in order, to one staging tree with OCI changeset semantics (D1–D12).
+///
+/// The in-memory model (`TreeNode`) is authoritative: names are resolved in it (symlinks followed
+/// inside the root, D2) and every disk operation then uses fd-relative calls on real directories
+/// with O_NOFOLLOW, so nothing is ever created, changed or removed outside the tree root.
+/// Directories stay u+rwx on disk while building; `finish()` applies their exact modes and mtimes.
+public final class LayerApplier {
+    let rootFd: Int32
+    let store: ObjectStore
+    let limits: LayerLimits
+    let root: TreeNode
+    var layerIndex: Int32 = -1
+    var layerName = ""
+    var openDirs: [TreeNode] = []
+    /// Files inside an AUFS `.wh..wh.plnk/` dir, usable only as hardlink sources (D4).
+    var aufsLinks: [PathBytes: TreeNode] = [:]
+    let aufsDirName: PathBytes
+    var aufsDirFd: Int32 = -1
+    var bodyBuffer: [UInt8] = []
+    let hasher = SHA256Hasher()
+    /// Warnings for the operator (xattrs that could not be applied, empty layers, …).
+    public private(set) var warnings: [String] = []
+    /// Entries applied in all layers so far.
+    public internal(set) var entriesApplied = 0
+    /// Largest body buffered in memory before hashing; larger bodies stream to disk.
+    let smallFileLimit = 1 << 20
+    static let maxOpenDirs = 256
+
+    /// `rootFd` is the staging tree's root directory (empty, or materialised from a catalog with
+    /// `load(catalog:)`); `auxiliaryFd` is a scratch directory outside the tree on the same filesystem.
+    public init(rootFd: Int32, auxiliaryFd: Int32, store: ObjectStore, limits: LayerLimits = LayerLimits()) {
+        self.rootFd = rootFd
+        self.store = store
+        self.limits = limits
+        root = TreeNode(name: [], parent: nil, inode: Inode(type: .directory, mode: 0o755))
+        root.inode.implied = true
+        aufsDirFd = auxiliaryFd
+        aufsDirName = []
+    }
+
+    deinit {
+        for n in openDirs where n.fd >= 0 {
+            Syscall.close(n.fd)
+            n.fd = -1
+        }
+    }
+
+    func warn(_ s: String) { warnings.append(s) }
+
+    // MARK: directory fds
+
+    /// The open fd of a directory node. Never hold the result across another call that may open
+    /// directories: the cache is bounded and may close it.
+    func dirFd(_ node: TreeNode) throws -> Int32 {
+        if node.parent == nil { return rootFd }
+        if node.fd >= 0 { return node.fd }
+        let pfd = try dirFd(node.parent!)
+        let fd = try Syscall.openDirectory(at: pfd, node.name)
+        node.fd = fd
+        openDirs.append(node)
+        if openDirs.count > LayerApplier.maxOpenDirs {
+            var kept: [TreeNode] = []
+            for (i, n) in openDirs.enumerated() {
+                if i < LayerApplier.maxOpenDirs / 2 && n !== node && !n.pinned {
+                    if n.fd >= 0 { Syscall.close(n.fd); n.fd = -1 }
+                } else if n.fd >= 0 {
+                    kept.append(n)
+                }
+            }
+            openDirs = kept
+        }
+        return fd
+    }
+
+    func closeFd(_ node: TreeNode) {
+        if node.fd >= 0 {
+            Syscall.close(node.fd)
+            node.fd = -1
+        }
+    }
+
+    // MARK: resolution (D2)
+
+    /// Resolves directory components inside the root, following symlinks (absolute targets restart
+    /// at the root; `..` at the root stays there). With `create`, missing components become implied
+    /// directories and non-directory ancestors are replaced by directories (D5), and every directory
+    /// walked through is marked as written in this layer. Without `create`, returns nil when the
+    /// path does not lead to a directory.
+    func resolveDirectory(_ components: ArraySlice<PathBytes>, create: Bool) throws -> TreeNode? {
+        var cur = root
+        var pending: [PathBytes] = components.reversed()
+        var hops = 0
+        if create { root.stamp = layerIndex }
+        while let comp = pending.popLast() {
+            if comp.isEmpty || comp == [0x2E] { continue }
+            if comp == [0x2E, 0x2E] {
+                cur = cur.parent ?? root
+                continue
+            }
+            if let child = cur.children[comp] {
+                switch child.inode.type {
+                case .directory:
+                    cur = child
+                case .symlink:
+                    hops += 1
+                    if hops > limits.maxSymlinkHops {
+                        if !create { return nil }
+                        throw ImgsyncError(.loop, "too many levels of symbolic links resolving \(child.path.escapedForDisplay)")
+                    }
+                    let target = child.inode.linkTarget
+                    if target.isEmpty {
+                        if !create { return nil }
+                        throw ImgsyncError(.loop, "cannot resolve through the empty symlink \(child.path.escapedForDisplay)")
+                    }
+                    if target.first == 0x2F { cur = root }
+                    for part in target.split(separator: 0x2F, omittingEmptySubsequences: true).reversed() {
+                        pending.append(Array(part))
+                    }
+                    continue
+                default:
+                    guard create else { return nil }
+                    try remove(child)
+                    cur = try makeImpliedDirectory(in: cur, comp)
+                }
+            } else {
+                guard create else { return nil }
+                cur = try makeImpliedDirectory(in: cur, comp)
+            }
+            if create { cur.stamp = layerIndex }
+        }
+        return cur
+    }
+
+    func makeImpliedDirectory(in parent: TreeNode, _ name: PathBytes) throws -> TreeNode {
+        try checkComponent(name)
+        try Syscall.mkdir(at: try dirFd(parent), name, mode: 0o700)
+        let inode = Inode(type: .directory, mode: 0o755)
+        inode.implied = true
+        let node = TreeNode(name: name, parent: parent, inode: inode)
+        node.stamp = layerIndex
+        parent.children[name] = node
+        return node
+    }
+
+    func checkComponent(_ name: PathBytes) throws {
+        if name.count > 255 {
+            throw ImgsyncError(.nameTooLong, "path component of \(name.count) bytes exceeds NAME_MAX (255)")
+        }
+    }
+
+    // MARK: removal
+
+    /// Removes a node and everything below it, from disk and from the model.
+    func remove(_ node: TreeNode) throws {
+        guard let parent = node.parent else { return }
+        if node.isDirectory {
+            for child in Array(node.children.values) { try remove(child) }
+            closeFd(node)
+            try Syscall.unlink(at: try dirFd(parent), node.name, directory: true)
+        } else if node.isOnDisk {
+            try Syscall.unlink(at: try dirFd(parent), node.name)
+        }
+        node.inode.links -= 1
+        parent.children[node.name] = nil
+    }
+
+    /// Removes only what lower layers left below `dir` (opaque whiteouts, D3): nodes written in this
+    /// layer stay, and directories written in this layer are searched for lower leftovers.
+    func removeLower(in dir: TreeNode) throws {
+        for child in Array(dir.children.values) {
+            if child.stamp == layerIndex {
+                if child.isDirectory { try removeLower(in: child) }
+            } else {
+                try remove(child)
+            }
+        }
+    }
+}

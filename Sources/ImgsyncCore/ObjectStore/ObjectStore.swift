@@ -1,0 +1,218 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CImgsyncSys
+
+/// The SHA-256 content-addressed store under `<root>/.objects/<ab>/<rest>`.
+///
+/// An object is named only once its bytes are complete (its inode was fully written and closed
+/// before the name was linked or renamed into place), and nothing ever opens an object for writing,
+/// so an object's bytes never change after it is named (D12). In hardlink mode an object *is* the
+/// first tree file's inode: a body whose files differ in permission bits or mtime gets a variant
+/// inode named `<rest>.<mode>.<sec>.<nsec>` beside it.
+public final class ObjectStore {
+    /// Permission bits an object or shared inode may carry on disk: no write, setuid, setgid or sticky.
+    static func sharedMode(_ mode: UInt32) -> mode_t { mode_t(mode & 0o555) }
+    /// Permission bits a tree file with its own inode carries: exact, less setuid and setgid.
+    static func ownMode(_ mode: UInt32) -> mode_t { mode_t(mode & 0o1777) }
+
+    public let mode: LinkMode
+    private let objectsFd: Int32
+    private var subdirFds = [Int32](repeating: -1, count: 256)
+    private var tmpFd: Int32 = -1
+    private var tmpCounter = 0
+    /// Variants known to exist, by digest: (mode, sec, nsec, name).
+    private var known: [Digest: [(mode: UInt32, sec: Int64, nsec: UInt32, name: PathBytes)]] = [:]
+    private let tag: String
+
+    /// Objects newly named by this store instance.
+    public private(set) var objectsAdded = 0
+    /// Bytes of bodies newly stored.
+    public private(set) var bytesAdded: Int64 = 0
+    /// Bodies that were already stored and were linked instead of written.
+    public private(set) var bodiesReused = 0
+    public private(set) var bytesReused: Int64 = 0
+
+    /// Opens (creating if needed) `.objects` inside the repository whose root directory is `rootFd`.
+    public init(repositoryFd rootFd: Int32, mode: LinkMode) throws {
+        precondition(mode != .auto, "resolve .auto before opening the store")
+        self.mode = mode
+        let name = Array(".objects".utf8)
+        if try Syscall.lstat(at: rootFd, name) == nil {
+            do { try Syscall.mkdir(at: rootFd, name, mode: 0o755) } catch let e as ImgsyncError where e.errno == EEXIST {}
+        }
+        objectsFd = try Syscall.openDirectory(at: rootFd, name)
+        tag = "\(getpid())"
+    }
+
+    deinit {
+        Syscall.close(objectsFd)
+        for fd in subdirFds where fd >= 0 { Syscall.close(fd) }
+        if tmpFd >= 0 { Syscall.close(tmpFd) }
+    }
+
+    static func split(_ d: Digest) -> (dir: Int, rest: PathBytes) {
+        let hex = Array(d.hex.utf8)
+        return (Int(d.bytes[0]), Array(hex[2...]))
+    }
+
+    /// The path of an object relative to the repository root, e.g. `.objects/ab/cdef…`.
+    public static func relativePath(of d: Digest) -> String {
+        let hex = d.hex
+        return ".objects/" + hex.prefix(2) + "/" + hex.dropFirst(2)
+    }
+
+    private func subdir(_ i: Int) throws -> Int32 {
+        if subdirFds[i] >= 0 { return subdirFds[i] }
+        let hexDigits = Array("0123456789abcdef".utf8)
+        let name: PathBytes = [hexDigits[i >> 4], hexDigits[i & 15]]
+        if try Syscall.lstat(at: objectsFd, name) == nil {
+            do { try Syscall.mkdir(at: objectsFd, name, mode: 0o755) } catch let e as ImgsyncError where e.errno == EEXIST {}
+        }
+        let fd = try Syscall.openDirectory(at: objectsFd, name)
+        subdirFds[i] = fd
+        return fd
+    }
+
+    private func tmpDir() throws -> Int32 {
+        if tmpFd >= 0 { return tmpFd }
+        let name = Array("tmp".utf8)
+        if try Syscall.lstat(at: objectsFd, name) == nil {
+            do { try Syscall.mkdir(at: objectsFd, name, mode: 0o700) } catch let e as ImgsyncError where e.errno == EEXIST {}
+        }
+        tmpFd = try Syscall.openDirectory(at: objectsFd, name)
+        return tmpFd
+    }
+
+    private func variantName(_ rest: PathBytes, _ mode: UInt32, _ sec: Int64, _ nsec: UInt32) -> PathBytes {
+        rest + Array(".\(String(mode, radix: 8)).\(sec).\(nsec)".utf8)
+    }
+
+    /// Finds an existing inode for (digest, on-disk mode, mtime) in hardlink mode, or the canonical
+    /// object in the other modes. Returns its directory fd and name.
+    private func lookup(_ d: Digest, mode: UInt32, sec: Int64, nsec: UInt32) throws -> (Int32, PathBytes)? {
+        let (dir, rest) = ObjectStore.split(d)
+        let dfd = try subdir(dir)
+        if let list = known[d] {
+            if self.mode != .hardlink { return (dfd, rest) }
+            if let v = list.first(where: { $0.mode == mode && $0.sec == sec && $0.nsec == nsec }) { return (dfd, v.name) }
+        }
+        if self.mode != .hardlink {
+            guard try Syscall.lstat(at: dfd, rest) != nil else { return nil }
+            known[d, default: []].append((0, 0, 0, rest))
+            return (dfd, rest)
+        }
+        for name in [rest, variantName(rest, mode, sec, nsec)] {
+            if let st = try Syscall.lstat(at: dfd, name) {
+                let m = UInt32(st.st_mode) & 0o7777
+                let s = Int64(st.st_mtim.tv_sec)
+                let ns = UInt32(st.st_mtim.tv_nsec)
+                if !(known[d]?.contains(where: { $0.name == name }) ?? false) {
+                    known[d, default: []].append((m, s, ns, name))
+                }
+                if m == mode && s == sec && ns == nsec { return (dfd, name) }
+            }
+        }
+        return nil
+    }
+
+    /// Places an already-stored body at `dirfd/name` (which must not exist) with the given metadata,
+    /// without writing its bytes. Returns false when the store does not hold a usable inode.
+    func placeExisting(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes) throws -> Bool {
+        switch self.mode {
+        case .hardlink:
+            guard let (ofd, oname) = try lookup(d, mode: UInt32(ObjectStore.sharedMode(mode)), sec: sec, nsec: nsec) else { return false }
+            try Syscall.link(from: ofd, oname, to: dirfd, name)
+        case .reflink, .copy:
+            guard let (ofd, oname) = try lookup(d, mode: 0, sec: 0, nsec: 0) else { return false }
+            let src = oname.withCString { openat(ofd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+            if src < 0 { throw Syscall.failure("open object", d.description) }
+            defer { Syscall.close(src) }
+            let dst = name.withCString { openat(dirfd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            if dst < 0 { throw Syscall.failure("create", name.escapedForDisplay) }
+            defer { Syscall.close(dst) }
+            let r = self.mode == .reflink ? imgsync_ficlone(dst, src) : imgsync_copy_file(dst, src, size)
+            if r != 0 { throw Syscall.failure("copy object into", name.escapedForDisplay) }
+            try Syscall.chmod(fd: dst, ObjectStore.ownMode(mode))
+            try Syscall.setTimes(fd: dst, sec: sec, nsec: nsec)
+        case .auto:
+            return false
+        }
+        bodiesReused += 1
+        bytesReused += size
+        return true
+    }
+
+    /// Records the body just written to `dirfd/name` (already closed, metadata applied) in the store.
+    /// `fd` is an open read fd of that file when the mode needs one (reflink, copy).
+    func adopt(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes, fd: Int32) throws {
+        let (dir, rest) = ObjectStore.split(d)
+        let dfd = try subdir(dir)
+        switch self.mode {
+        case .hardlink:
+            let shared = UInt32(ObjectStore.sharedMode(mode))
+            for target in [rest, variantName(rest, shared, sec, nsec)] {
+                let r = name.withCString { n in target.withCString { linkat(dirfd, n, dfd, $0, 0) } }
+                if r == 0 {
+                    known[d, default: []].append((shared, sec, nsec, target))
+                    if target == rest { objectsAdded += 1; bytesAdded += size }
+                    return
+                }
+                if errno != EEXIST { throw Syscall.failure("store object", d.description) }
+            }
+            // Both names exist already (written concurrently): the tree keeps its own equal copy.
+        case .reflink, .copy, .auto:
+            if try Syscall.lstat(at: dfd, rest) != nil {
+                known[d, default: []].append((0, 0, 0, rest))
+                return
+            }
+            let tdir = try tmpDir()
+            tmpCounter += 1
+            let tname = Array("\(tag)-\(tmpCounter)".utf8)
+            let out = tname.withCString { openat(tdir, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            if out < 0 { throw Syscall.failure("create object", d.description) }
+            var ok = false
+            defer {
+                Syscall.close(out)
+                if !ok { _ = tname.withCString { unlinkat(tdir, $0, 0) } }
+            }
+            let r = self.mode == .reflink ? imgsync_ficlone(out, fd) : imgsync_copy_file(out, fd, size)
+            if r != 0 { throw Syscall.failure("copy body into object", d.description) }
+            try Syscall.chmod(fd: out, 0o444)
+            let rr = tname.withCString { t in rest.withCString { imgsync_rename_noreplace(tdir, t, dfd, $0) } }
+            if rr != 0 && errno != EEXIST { throw Syscall.failure("name object", d.description) }
+            ok = rr == 0
+            if !ok { _ = tname.withCString { unlinkat(tdir, $0, 0) }; ok = true }
+            else { objectsAdded += 1; bytesAdded += size }
+            known[d, default: []].append((0, 0, 0, rest))
+        }
+    }
+
+    /// Makes sure the empty body's object exists (tree files of size 0 are never linked to it).
+    func storeEmpty() throws {
+        let d = Digest.empty
+        if known[d] != nil { return }
+        let (dir, rest) = ObjectStore.split(d)
+        let dfd = try subdir(dir)
+        if try Syscall.lstat(at: dfd, rest) == nil {
+            let fd = rest.withCString { openat(dfd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o444) }
+            if fd >= 0 { Syscall.close(fd); objectsAdded += 1 } else if errno != EEXIST { throw Syscall.failure("store object", d.description) }
+        }
+        known[d, default: []].append((0o444, 0, 0, rest))
+    }
+
+    /// Tests whether reflinks work between two files in the store's filesystem.
+    public static func supportsReflink(repositoryFd rootFd: Int32) -> Bool {
+        let a = Array(".imgsync-reflink-probe-a.\(getpid())".utf8), b = Array(".imgsync-reflink-probe-b.\(getpid())".utf8)
+        let fa = a.withCString { openat(rootFd, $0, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+        let fb = b.withCString { openat(rootFd, $0, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+        defer {
+            if fa >= 0 { Syscall.close(fa); _ = a.withCString { unlinkat(rootFd, $0, 0) } }
+            if fb >= 0 { Syscall.close(fb); _ = b.withCString { unlinkat(rootFd, $0, 0) } }
+        }
+        guard fa >= 0, fb >= 0 else { return false }
+        var byte: UInt8 = 1
+        guard write(fa, &byte, 1) == 1 else { return false }
+        return imgsync_ficlone(fb, fa) == 0
+    }
+}

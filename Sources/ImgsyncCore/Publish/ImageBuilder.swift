@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// One layer to apply: where its bytes come from, what it is called in messages, what to verify.
+public struct LayerInput {
+    public var source: any CompressedSource
+    public var name: String
+    public var expect: LayerExpectations
+
+    public init(source: any CompressedSource, name: String, expect: LayerExpectations) {
+        self.source = source
+        self.name = name
+        self.expect = expect
+    }
+}
+
+/// The result of publishing an image.
+public struct PublishedImage: Sendable {
+    public var name: PublishedName
+    public var imageID: Digest
+    /// Absolute path of the tree.
+    public var treePath: String
+    public var entries: Int
+    /// Whether the tree already existed (same image id) and the staging copy was discarded.
+    public var reused: Bool
+}
+
+/// Builds one image's tree in `.imgsync/staging/`, layer by layer, writing the chain catalog after
+/// each layer, then publishes it atomically. Anything that fails leaves no visible trace.
+public final class ImageBuilder {
+    public let repository: Repository
+    public let linkMode: LinkMode
+    let limits: LayerLimits
+    let gzipEngine: GzipEngine
+    let stagingPath: String
+    let treeFd: Int32
+    let auxFd: Int32
+    let store: ObjectStore
+    let applier: LayerApplier
+    public private(set) var diffIDs: [Digest] = []
+    public private(set) var layerDigests: [LayerDigests] = []
+    private var imageBytes: Int64 = 0
+    private var done = false
+
+    public init(repository: Repository, linkMode: LinkMode = .auto, limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal) throws {
+        self.repository = repository
+        self.linkMode = repository.resolve(linkMode)
+        self.limits = limits
+        self.gzipEngine = gzipEngine
+        let staging = repository.root + "/.imgsync/staging/build-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        stagingPath = staging
+        if mkdir(staging, 0o700) != 0 { throw Syscall.failure("create", staging) }
+        for d in ["tree", "aux"] where mkdir(staging + "/" + d, 0o700) != 0 {
+            throw Syscall.failure("create", staging + "/" + d)
+        }
+        treeFd = try Syscall.openPath(staging + "/tree", flags: O_RDONLY | O_DIRECTORY)
+        auxFd = try Syscall.openPath(staging + "/aux", flags: O_RDONLY | O_DIRECTORY)
+        store = try ObjectStore(repositoryFd: repository.rootFd, mode: self.linkMode)
+        applier = LayerApplier(rootFd: treeFd, auxiliaryFd: auxFd, store: store, limits: limits)
+    }
+
+    deinit {
+        Syscall.close(treeFd)
+        Syscall.close(auxFd)
+        if !done { Repository.removeTree(stagingPath) }
+    }
+
+    public var warnings: [String] { applier.warnings }
+    public var objectsAdded: Int { store.objectsAdded }
+    public var bytesAdded: Int64 { store.bytesAdded }
+    public var bodiesReused: Int { store.bodiesReused }
+
+    /// Starts from a known chain's catalog (links and mkdirs only) instead of applying its layers.
+    public func start(from catalog: [CatalogEntry], diffIDs: [Digest]) throws {
+        precondition(self.diffIDs.isEmpty, "start(from:) must come before any layer")
+        try applier.load(catalog)
+        self.diffIDs = diffIDs
+    }
+
+    /// Streams one layer into the tree. On error the build must be abandoned.
+    @discardableResult
+    public func apply(_ layer: LayerInput) throws -> LayerDigests {
+        let budget = min(limits.maxLayerBytes, limits.maxImageBytes - imageBytes)
+        let pipeline = LayerPipeline(source: layer.source, expect: layer.expect, gzipEngine: gzipEngine, maxBytes: budget)
+        let reader = TarReader(source: pipeline, limits: limits)
+        do {
+            try applier.apply(reader, name: layer.name)
+        } catch let e as ImgsyncError {
+            pipeline.cancel()
+            // A decompression or verification failure explains a tar error that followed from it.
+            if let produced = try? pipeline.finish() { _ = produced }
+            throw e.inLayer(layer.name)
+        } catch {
+            pipeline.cancel()
+            throw error
+        }
+        let digests: LayerDigests
+        do {
+            digests = try pipeline.finish()
+        } catch let e as ImgsyncError {
+            throw e.inLayer(layer.name)
+        }
+        imageBytes += digests.uncompressedSize
+        diffIDs.append(digests.diffID)
+        layerDigests.append(digests)
+        let chain = ChainID.chain(diffIDs).last!
+        let path = repository.chainCatalogPath(chain)
+        if !FileManager.default.fileExists(atPath: path) {
+            try repository.writeAtomically(path, CatalogCodec.encode(applier.snapshot()))
+        }
+        return digests
+    }
+
+    /// The image id when no config digest is known: the ChainID of all layers.
+    public var chainID: Digest? { ChainID.chain(diffIDs).last }
+
+    /// Finishes directory metadata, writes the image catalog, renames the tree into `.images/`
+    /// and swaps the name's symlink. `imageID` defaults to the ChainID.
+    public func publish(as name: PublishedName, imageID: Digest? = nil) throws -> PublishedImage {
+        let id = imageID ?? chainID ?? Digest.empty
+        try applier.finish()
+        let catalog = applier.snapshot()
+        let imagePath = repository.imagePath(id)
+        var reused = false
+        if FileManager.default.fileExists(atPath: imagePath) {
+            reused = true
+        } else {
+            try repository.writeAtomically(repository.imageCatalogPath(id), CatalogCodec.encode(catalog))
+            let shardDir = (imagePath as NSString).deletingLastPathComponent
+            if mkdir(shardDir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", shardDir) }
+            if rename(stagingPath + "/tree", imagePath) != 0 { throw Syscall.failure("publish tree", imagePath) }
+        }
+        try repository.link(name, to: id)
+        done = true
+        Repository.removeTree(stagingPath)
+        return PublishedImage(name: name, imageID: id, treePath: imagePath, entries: catalog.count, reused: reused)
+    }
+
+    /// The catalog as it stands (tests and `imgsync catalog` before publishing).
+    public func snapshot() -> [CatalogEntry] { applier.snapshot() }
+}
+
+extension Repository {
+    /// Points `name` at the image tree: a relative symlink created under a temporary name and
+    /// renamed over the old one, so readers see either the old or the new tree, never neither.
+    public func link(_ name: PublishedName, to imageID: Digest) throws {
+        var dir = root
+        for c in name.components.dropLast() {
+            dir += "/" + c
+            var st = stat()
+            if lstat(dir, &st) == 0 {
+                guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                    throw ImgsyncError(.invalidArgument, "cannot publish \(name): \(dir) exists and is not a directory")
+                }
+            } else if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+                throw Syscall.failure("create", dir)
+            }
+        }
+        let up = String(repeating: "../", count: name.components.count - 1)
+        let target = up + ".images/" + Repository.shard(imageID)
+        let final = root + "/" + name.description
+        let tmp = dir + "/.imgsync-link-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        if symlink(target, tmp) != 0 { throw Syscall.failure("create symlink", tmp) }
+        if rename(tmp, final) != 0 {
+            let e = errno
+            unlink(tmp)
+            throw Syscall.failure("publish", final, e)
+        }
+    }
+
+    /// The image id a published name points to, or nil.
+    public func imageID(of name: PublishedName) -> Digest? {
+        let path = root + "/" + name.description
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { return nil }
+        let parts = target.split(separator: "/")
+        guard parts.count >= 2 else { return nil }
+        return try? Digest(parsing: "sha256:" + parts[parts.count - 2] + parts[parts.count - 1])
+    }
+}

@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A publishing root: `<org>/<image>:<tag>` symlinks, `.images/` trees, `.objects/` bodies and
+/// `.imgsync/` state (DESIGN §2).
+public final class Repository {
+    public let root: String
+    let rootFd: Int32
+    private var lockFd: Int32 = -1
+
+    public init(root: String) throws {
+        let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        self.root = absolute
+        try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+        for d in [".objects", ".images", ".imgsync", ".imgsync/staging", ".imgsync/catalogs", ".imgsync/catalogs/chains", ".imgsync/catalogs/images"] {
+            let p = absolute + "/" + d
+            if mkdir(p, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", p) }
+        }
+        rootFd = try Syscall.openPath(absolute, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    deinit {
+        if lockFd >= 0 { Syscall.close(lockFd) }
+        Syscall.close(rootFd)
+    }
+
+    /// Takes the repository lock (flock on `.imgsync/lock`). Without `wait`, a held lock is an error
+    /// naming the holder's pid.
+    public func lock(wait: Bool = false) throws {
+        if lockFd >= 0 { return }
+        let path = root + "/.imgsync/lock"
+        let fd = try Syscall.openPath(path, flags: O_RDWR | O_CREAT, mode: 0o644)
+        if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            Syscall.close(fd)
+            throw ImgsyncError(.busy, "repository \(root) is locked by another imgsync process (pid \(holder)); retry later or pass --wait")
+        }
+        _ = ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        pid.withUnsafeBytes { _ = pwrite(fd, $0.baseAddress, $0.count, 0) }
+        lockFd = fd
+        // With the lock held, staging directories left by earlier processes are dead.
+        cleanStaging()
+    }
+
+    func cleanStaging() {
+        let staging = root + "/.imgsync/staging"
+        guard let items = try? FileManager.default.contentsOfDirectory(atPath: staging) else { return }
+        for item in items { Repository.removeTree(staging + "/" + item) }
+        let tmp = root + "/.objects/tmp"
+        if let items = try? FileManager.default.contentsOfDirectory(atPath: tmp) {
+            for item in items { unlink(tmp + "/" + item) }
+        }
+    }
+
+    /// Removes a directory tree, first making directories writable (trees hold 0555 and 0000 dirs).
+    static func removeTree(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            chmod(path, 0o700)
+            if let items = try? FileManager.default.contentsOfDirectory(atPath: path) {
+                for item in items { removeTree(path + "/" + item) }
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    /// The link mode to use for `requested` in this repository's filesystem.
+    public func resolve(_ requested: LinkMode) -> LinkMode {
+        guard requested == .auto else { return requested }
+        return ObjectStore.supportsReflink(repositoryFd: rootFd) ? .reflink : .hardlink
+    }
+
+    static func shard(_ d: Digest) -> String {
+        let hex = d.hex
+        return String(hex.prefix(2)) + "/" + String(hex.dropFirst(2))
+    }
+
+    public func chainCatalogPath(_ chainID: Digest) -> String { root + "/.imgsync/catalogs/chains/" + chainID.hex }
+    public func imageCatalogPath(_ imageID: Digest) -> String { root + "/.imgsync/catalogs/images/" + imageID.hex }
+    public func imagePath(_ imageID: Digest) -> String { root + "/.images/" + Repository.shard(imageID) }
+
+    /// Writes a file atomically and durably: temp name, fsync, rename.
+    func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = try Syscall.openPath(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        do {
+            try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
+            if fsync(fd) != 0 { throw Syscall.failure("fsync", tmp) }
+        } catch {
+            Syscall.close(fd)
+            unlink(tmp)
+            throw error
+        }
+        Syscall.close(fd)
+        if rename(tmp, path) != 0 { throw Syscall.failure("rename", tmp) }
+    }
+
+    public func readCatalog(chain: Digest) throws -> [CatalogEntry]? {
+        guard let data = FileManager.default.contents(atPath: chainCatalogPath(chain)) else { return nil }
+        return try CatalogCodec.decode(Array(data))
+    }
+
+    public func readCatalog(image: Digest) throws -> [CatalogEntry] {
+        guard let data = FileManager.default.contents(atPath: imageCatalogPath(image)) else {
+            throw ImgsyncError(.catalog, "no catalog for image \(image)")
+        }
+        return try CatalogCodec.decode(Array(data))
+    }
+
+    /// The longest prefix of `diffIDs` whose chain catalog exists: (layer count, catalog).
+    public func longestKnownChain(_ diffIDs: [Digest]) throws -> (Int, [CatalogEntry])? {
+        let chain = ChainID.chain(diffIDs)
+        for k in stride(from: chain.count, through: 1, by: -1) {
+            if let c = try readCatalog(chain: chain[k - 1]) { return (k, c) }
+        }
+        return nil
+    }
+}
