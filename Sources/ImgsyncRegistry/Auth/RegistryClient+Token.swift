@@ -82,10 +82,27 @@ extension RegistryClient {
         request.headers.add(name: "User-Agent", value: configuration.userAgent)
         request.headers.add(name: "Accept", value: "application/json")
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        do {
-            return try await http.execute(request, timeout: .nanoseconds(configuration.readTimeout.totalNanoseconds + configuration.connectTimeout.totalNanoseconds))
-        } catch {
-            throw classify(error, what: "token server \(realm.host ?? "?") for \(registry)")
+        // Token servers have bad moments too: connection failures, 5xx and 429 are retried with the
+        // same backoff as registry requests (a token request changes nothing on the server).
+        var attempt = 0
+        while true {
+            attempt += 1
+            let response: HTTPClientResponse
+            do {
+                response = try await http.execute(request, timeout: headTimeout)
+            } catch {
+                guard isRetryable(error), attempt < configuration.maxAttempts else {
+                    throw classify(error, what: "token server \(realm.host ?? "?") for \(registry)")
+                }
+                try await configuration.sleep(configuration.backoff(attempt: attempt))
+                continue
+            }
+            let code = response.status.code
+            guard code == 429 || (500...599).contains(code), attempt < configuration.maxAttempts else { return response }
+            _ = try? await collect(response, limit: configuration.errorBodyLimit, what: "token error body", truncate: true)
+            let retryAfter = code == 429 ? HeaderParsing.retryAfter(response.headers.first(name: "Retry-After"), now: configuration.now()) : nil
+            let wait = retryAfter.map { Duration.milliseconds(Int64(min($0, 60) * 1000)) } ?? configuration.backoff(attempt: attempt)
+            try await configuration.sleep(wait)
         }
     }
 

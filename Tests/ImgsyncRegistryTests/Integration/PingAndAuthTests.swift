@@ -268,4 +268,17 @@ import Testing
             #expect(reg.requests().last?.header("Authorization") == "Bearer A")
         }
     }
+
+    /// A token server's 503 is retried like a registry's.
+    @Test func tokenServerHiccup() async throws {
+        try await withFakeEnvironment { env in
+            let auth = try await env.server("127.0.0.2", [Route("GET", "/token", Reply(503, body: "busy"), .json(#"{"token":"T"}"#))])
+            var routes = image.routes()
+            routes[0] = Route("*", "/v2/", .json("{}", status: 401, headers: [("WWW-Authenticate", #"Bearer realm="\#(auth.url)/token""#)]))
+            let reg = try await env.server("127.0.0.1", routes)
+            _ = try await env.withClient { try await $0.fetchManifest(ImageReference(parsing: "\(reg.name)/lib/a:1")) }
+            #expect(auth.requests().count == 2)
+            #expect(reg.requests().last?.header("Authorization") == "Bearer T")
+        }
+    }
 }
