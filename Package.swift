@@ -8,9 +8,14 @@ let package = Package(
         .executable(name: "imgsync", targets: ["imgsync"]),
         .library(name: "ImgsyncCore", targets: ["ImgsyncCore"]),
         .library(name: "ImgsyncTestSupport", targets: ["ImgsyncTestSupport"]),
+        .library(name: "ImgsyncRegistry", targets: ["ImgsyncRegistry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries from Debian, each behind a module map and a one-line shim header.
@@ -28,12 +33,28 @@ let package = Package(
             name: "ImgsyncCore",
             dependencies: ["CImgsyncSys", "CImgsyncCrypto", "CImgsyncZlib", "CImgsyncISAL", "CImgsyncZstd"]
         ),
+        // Registry client: references, auth, manifests and platform selection, verified blob streams.
+        .target(
+            name: "ImgsyncRegistry",
+            dependencies: [
+                "ImgsyncCore",
+                "CImgsyncCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Command-line surface (ArgumentParser lives only here).
         .target(
             name: "ImgsyncCommands",
             dependencies: [
                 "ImgsyncCore",
+                "ImgsyncRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "imgsync", dependencies: ["ImgsyncCommands"]),
@@ -43,6 +64,19 @@ let package = Package(
         .testTarget(
             name: "ImgsyncCoreTests",
             dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive", "CImgsyncZlib", "CImgsyncZstd", "CImgsyncSys"]
+        ),
+        .testTarget(
+            name: "ImgsyncRegistryTests",
+            dependencies: [
+                "ImgsyncRegistry",
+                "ImgsyncCommands",
+                "ImgsyncCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // Python helpers the integration tests run (scripted servers, token server, OCI layouts).
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ImgsyncCommandsTests",

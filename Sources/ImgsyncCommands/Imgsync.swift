@@ -6,7 +6,7 @@ public struct Imgsync: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "imgsync",
         abstract: "Publish container images as unpacked directory trees backed by a SHA-256 object store.",
-        subcommands: [ApplyCommand.self, CatalogCommand.self]
+        subcommands: [ApplyCommand.self, CatalogCommand.self, InspectCommand.self]
     )
     public init() {}
 }

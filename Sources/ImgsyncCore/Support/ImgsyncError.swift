@@ -12,6 +12,17 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
             case unsupportedMediaType = "unsupported-media-type", limit, nameTooLong = "name-too-long"
             case digestMismatch = "digest-mismatch", sizeMismatch = "size-mismatch", invalidDigest = "invalid-digest"
             case io, invalidArgument = "invalid-argument", catalog, corruptObject = "corrupt-object", busy
+            // Registry client (conformance-cases.md §3).
+            case notFound = "not-found", denied, auth, authChallenge = "auth-challenge"
+            case rateLimited = "rate-limited", server, tls, network, timeout
+            case invalidReference = "invalid-reference", invalidTag = "invalid-tag"
+            case unsupportedAlgorithm = "unsupported-algorithm", notARegistry = "not-a-registry"
+            case manifest, manifestMediaTypeMismatch = "manifest-media-type-mismatch"
+            case ambiguousManifest = "ambiguous-manifest", unsupportedSchema1 = "unsupported-schema1"
+            case notAContainerImage = "not-a-container-image", noMatchingPlatform = "no-matching-platform"
+            case insecureRedirect = "insecure-redirect", tooManyRedirects = "too-many-redirects"
+            case forbiddenTarget = "forbidden-target", foreignAuth = "foreign-auth"
+            case paginationLoop = "pagination-loop", credentials, config
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -38,6 +49,32 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
         public static let catalog = Code(.catalog)
         public static let corruptObject = Code(.corruptObject)
         public static let busy = Code(.busy)
+        public static let notFound = Code(.notFound)
+        public static let denied = Code(.denied)
+        public static let auth = Code(.auth)
+        public static let authChallenge = Code(.authChallenge)
+        public static let rateLimited = Code(.rateLimited)
+        public static let server = Code(.server)
+        public static let tls = Code(.tls)
+        public static let network = Code(.network)
+        public static let timeout = Code(.timeout)
+        public static let invalidReference = Code(.invalidReference)
+        public static let invalidTag = Code(.invalidTag)
+        public static let unsupportedAlgorithm = Code(.unsupportedAlgorithm)
+        public static let notARegistry = Code(.notARegistry)
+        public static let manifest = Code(.manifest)
+        public static let manifestMediaTypeMismatch = Code(.manifestMediaTypeMismatch)
+        public static let ambiguousManifest = Code(.ambiguousManifest)
+        public static let unsupportedSchema1 = Code(.unsupportedSchema1)
+        public static let notAContainerImage = Code(.notAContainerImage)
+        public static let noMatchingPlatform = Code(.noMatchingPlatform)
+        public static let insecureRedirect = Code(.insecureRedirect)
+        public static let tooManyRedirects = Code(.tooManyRedirects)
+        public static let forbiddenTarget = Code(.forbiddenTarget)
+        public static let foreignAuth = Code(.foreignAuth)
+        public static let paginationLoop = Code(.paginationLoop)
+        public static let credentials = Code(.credentials)
+        public static let config = Code(.config)
     }
 
     public var code: Code
