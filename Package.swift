@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ImgsyncCore", targets: ["ImgsyncCore"]),
         .library(name: "ImgsyncTestSupport", targets: ["ImgsyncTestSupport"]),
         .library(name: "ImgsyncRegistry", targets: ["ImgsyncRegistry"]),
+        .library(name: "ImgsyncSync", targets: ["ImgsyncSync"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,12 +48,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The sync engine: the image list, resolving, building from registries, publishing,
+        // unpublishing, Apptainer sandbox metadata, the sync report.
+        .target(
+            name: "ImgsyncSync",
+            dependencies: [
+                "ImgsyncCore",
+                "ImgsyncRegistry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Command-line surface (ArgumentParser lives only here).
         .target(
             name: "ImgsyncCommands",
             dependencies: [
                 "ImgsyncCore",
                 "ImgsyncRegistry",
+                "ImgsyncSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,12 +77,21 @@ let package = Package(
             name: "ImgsyncCoreTests",
             dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive", "CImgsyncZlib", "CImgsyncZstd", "CImgsyncSys"]
         ),
+        // Unit tests of the sync engine's pure parts (image list, sandbox files, planning).
         .testTarget(
-            name: "ImgsyncRegistryTests",
+            name: "ImgsyncSyncTests",
+            dependencies: ["ImgsyncSync", "ImgsyncRegistry", "ImgsyncCore", "ImgsyncTestSupport"]
+        ),
+        // Everything that needs a real registry (docker-registry over TLS, skopeo) or scripted servers:
+        // the registry client, `imgsync inspect`, and sync end to end.
+        .testTarget(
+            name: "ImgsyncIntegrationTests",
             dependencies: [
                 "ImgsyncRegistry",
+                "ImgsyncSync",
                 "ImgsyncCommands",
                 "ImgsyncCore",
+                "ImgsyncTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -178,3 +178,14 @@ public final class LayerApplier {
         }
     }
 }
+
+extension LayerApplier {
+    /// The type of the path as it stands in the model (no symlink followed at the last component,
+    /// those before it resolved inside the root), or nil when absent.
+    func lookupType(_ path: PathBytes) -> CatalogEntryType? {
+        let comps = path.split(separator: 0x2F, omittingEmptySubsequences: true).map { Array($0) }
+        guard let last = comps.last else { return .directory }
+        guard let dir = try? resolveDirectory(comps.dropLast(), create: false) else { return nil }
+        return dir.children[last]?.inode.type
+    }
+}

@@ -111,6 +111,27 @@ public final class ImageBuilder {
         return digests
     }
 
+    /// Applies a tar the publisher generates itself (the Apptainer sandbox files, DESIGN §2) on top
+    /// of the layers. It is part of the image's catalog but of no chain catalog, and has no DiffID.
+    public func applyGenerated(_ tar: [UInt8], name: String) throws {
+        let expect = LayerExpectations(compression: .none)
+        let pipeline = LayerPipeline(source: BytesSource(tar), expect: expect, gzipEngine: gzipEngine, maxBytes: limits.maxLayerBytes)
+        let reader = TarReader(source: pipeline, limits: limits)
+        do {
+            try applier.apply(reader, name: name)
+            _ = try pipeline.finish()
+        } catch let e as ImgsyncError {
+            pipeline.cancel()
+            throw e.inLayer(name)
+        }
+    }
+
+    /// The current state of a path in the tree being built (nil when absent), without following
+    /// symlinks: for generated files that must not replace what the image has.
+    public func existingType(_ path: String) -> CatalogEntryType? {
+        applier.lookupType(PathBytes(path.utf8))
+    }
+
     /// The image id when no config digest is known: the ChainID of all layers.
     public var chainID: Digest? { ChainID.chain(diffIDs).last }
 
@@ -126,6 +147,8 @@ public final class ImageBuilder {
             reused = true
         } else {
             try repository.writeAtomically(repository.imageCatalogPath(id), CatalogCodec.encode(catalog))
+            let bytes = catalog.reduce(Int64(0)) { $0 + ($1.type == .regular ? $1.size : 0) }
+            try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: catalog.count, bytes: bytes))
             let shardDir = (imagePath as NSString).deletingLastPathComponent
             if mkdir(shardDir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", shardDir) }
             if rename(stagingPath + "/tree", imagePath) != 0 { throw Syscall.failure("publish tree", imagePath) }

@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// What the repository records about one image tree, beside its catalog:
+/// `.imgsync/images/<id hex>.json`. Written before the tree is renamed into `.images/`.
+public struct ImageRecord: Codable, Sendable, Equatable {
+    /// The image id: the config digest (`imgsync sync`) or the ChainID (`imgsync apply`).
+    public var imageID: Digest
+    /// The layers' DiffIDs in order, and the ChainID after each (their chain catalogs).
+    public var diffIDs: [Digest]
+    public var chainIDs: [Digest]
+    /// Paths in the image catalog and the sum of regular-file sizes (before deduplication).
+    public var entries: Int
+    public var bytes: Int64
+    public var created: Date
+
+    public init(imageID: Digest, diffIDs: [Digest], entries: Int, bytes: Int64, created: Date = Date()) {
+        self.imageID = imageID
+        self.diffIDs = diffIDs
+        self.chainIDs = ChainID.chain(diffIDs)
+        self.entries = entries
+        self.bytes = bytes
+        self.created = created
+    }
+}
+
+/// What `imgsync sync` last published under one name.
+public struct NameRecord: Codable, Sendable, Equatable {
+    /// The published name (`org/image:tag`).
+    public var name: String
+    /// The normalised reference the name was synced from (`docker.io/library/debian:12`).
+    public var reference: String
+    /// The digest the tag pointed to (the index's digest for a multi-platform image).
+    public var digest: Digest
+    /// The chosen platform manifest's digest and media type.
+    public var manifestDigest: Digest
+    public var manifestMediaType: String
+    /// The image id (config digest) the name points to.
+    public var imageID: Digest
+    /// `os/arch[/variant]` that was selected.
+    public var platform: String
+    /// When the tree was last (re)built or re-pointed, and when the tag was last checked.
+    public var published: Date
+    public var checked: Date
+
+    public init(name: String, reference: String, digest: Digest, manifestDigest: Digest, manifestMediaType: String,
+                imageID: Digest, platform: String, published: Date, checked: Date) {
+        self.name = name
+        self.reference = reference
+        self.digest = digest
+        self.manifestDigest = manifestDigest
+        self.manifestMediaType = manifestMediaType
+        self.imageID = imageID
+        self.platform = platform
+        self.published = published
+        self.checked = checked
+    }
+}
+
+/// The repository's sync state: `.imgsync/state.json`, rewritten atomically under the lock.
+public struct RepositoryState: Codable, Sendable, Equatable {
+    public var version = 1
+    /// Published names → what they were synced from.
+    public var names: [String: NameRecord] = [:]
+    /// How many entries the list had at the last sync that read it (for the shrink guard).
+    public var listEntries: Int?
+    /// Image ids (hex) with no name pointing at them → since when (GC's grace period counts from here).
+    public var unreferencedSince: [String: Date] = [:]
+    public var lastSync: Date?
+
+    public init() {}
+}
+
+extension Digest: Codable {
+    public init(from decoder: any Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        self = try Digest(parsing: s)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+extension Repository {
+    public var statePath: String { root + "/.imgsync/state.json" }
+    public func imageRecordPath(_ imageID: Digest) -> String { root + "/.imgsync/images/" + imageID.hex + ".json" }
+
+    static let jsonEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+
+    static let jsonDecoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+
+    /// The sync state; an empty state when the repository has none yet. A state file that cannot be
+    /// parsed is an error (never silently treated as empty: that would unpublish everything).
+    public func readState() throws -> RepositoryState {
+        guard let data = FileManager.default.contents(atPath: statePath) else { return RepositoryState() }
+        do {
+            return try Repository.jsonDecoder.decode(RepositoryState.self, from: data)
+        } catch {
+            throw ImgsyncError(.catalog, "\(statePath): unreadable sync state: \(error)")
+        }
+    }
+
+    public func writeState(_ state: RepositoryState) throws {
+        try writeAtomically(statePath, Array(try Repository.jsonEncoder.encode(state)))
+    }
+
+    public func readImageRecord(_ imageID: Digest) throws -> ImageRecord? {
+        guard let data = FileManager.default.contents(atPath: imageRecordPath(imageID)) else { return nil }
+        do {
+            return try Repository.jsonDecoder.decode(ImageRecord.self, from: data)
+        } catch {
+            throw ImgsyncError(.catalog, "\(imageRecordPath(imageID)): unreadable image record: \(error)")
+        }
+    }
+
+    public func writeImageRecord(_ record: ImageRecord) throws {
+        let dir = root + "/.imgsync/images"
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", dir) }
+        try writeAtomically(imageRecordPath(record.imageID), Array(try Repository.jsonEncoder.encode(record)))
+    }
+
+    /// Every published name in the root: symlinks outside the dot-directories that point into
+    /// `.images/`, with the image id they point to.
+    public func publishedNames() -> [(name: String, imageID: Digest)] {
+        var out: [(String, Digest)] = []
+        func walk(_ dir: String, _ prefix: String) {
+            guard let items = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+            for item in items.sorted() where !(prefix.isEmpty && item.hasPrefix(".")) {
+                let path = dir + "/" + item
+                var st = stat()
+                guard lstat(path, &st) == 0 else { continue }
+                let name = prefix.isEmpty ? item : prefix + "/" + item
+                if (st.st_mode & S_IFMT) == S_IFDIR {
+                    walk(path, name)
+                } else if (st.st_mode & S_IFMT) == S_IFLNK, let n = try? PublishedName(name), let id = imageID(of: n) {
+                    out.append((name, id))
+                }
+            }
+        }
+        walk(root, "")
+        return out
+    }
+
+    /// Removes a published name (its symlink) and any directories that become empty above it.
+    public func unpublish(_ name: PublishedName) throws {
+        let path = root + "/" + name.description
+        if Glibc.unlink(path) != 0 && errno != ENOENT { throw Syscall.failure("unpublish", path) }
+        var comps = name.components.dropLast()
+        while !comps.isEmpty {
+            if rmdir(root + "/" + comps.joined(separator: "/")) != 0 { break }
+            comps = comps.dropLast()
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+@testable import ImgsyncCore
+
+@Suite("Repository state")
+struct RepositoryStateTests {
+    func tempRoot() throws -> String {
+        let p = FileManager.default.temporaryDirectory.path + "/imgsync-state-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        return p
+    }
+
+    @Test func stateRoundTripsThroughDisk() throws {
+        let root = try tempRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let repo = try Repository(root: root)
+        #expect(try repo.readState() == RepositoryState())
+        var state = RepositoryState()
+        let d = Digest(sha256: Array(repeating: 7, count: 32))
+        let when = Date(timeIntervalSince1970: 1_700_000_000)
+        state.names["library/debian:12"] = NameRecord(name: "library/debian:12", reference: "docker.io/library/debian:12",
+                                                      digest: d, manifestDigest: d, manifestMediaType: "application/vnd.oci.image.manifest.v1+json",
+                                                      imageID: d, platform: "linux/amd64", published: when, checked: when)
+        state.unreferencedSince[d.hex] = when
+        state.listEntries = 3
+        try repo.writeState(state)
+        #expect(try repo.readState() == state)
+    }
+
+    @Test func corruptStateIsAnErrorNotAnEmptyState() throws {
+        let root = try tempRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let repo = try Repository(root: root)
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: repo.statePath))
+        #expect(throws: ImgsyncError.self) { try repo.readState() }
+    }
+}
