@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "ImgsyncCore",
                 "ImgsyncRegistry",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -71,6 +71,7 @@ public final class ImageBuilder {
     public var objectsAdded: Int { store.objectsAdded }
     public var bytesAdded: Int64 { store.bytesAdded }
     public var bodiesReused: Int { store.bodiesReused }
+    public var bytesReused: Int64 { store.bytesReused }
 
     /// Starts from a known chain's catalog (links and mkdirs only) instead of applying its layers.
     public func start(from catalog: [CatalogEntry], diffIDs: [Digest]) throws {

@@ -87,7 +87,8 @@ public final class Repository {
 
     /// Writes a file atomically and durably: temp name, fsync, rename.
     func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
-        let tmp = path + ".tmp-\(getpid())"
+        // Unique per call: builds running concurrently in one process may write the same chain catalog.
+        let tmp = path + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd = try Syscall.openPath(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         do {
             try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0) }

@@ -3,7 +3,8 @@
 Usage: mkoci.py SPEC.json   → prints a JSON summary (digests) on stdout.
 Spec: {"layout": DIR, "images": [{"tag": T, "index": bool, "manifests": [M...]}]}
 M: {"platform": {"os","architecture","variant"?}, "config": {"Env","Entrypoint","Cmd","Labels"},
-    "layers": [{"files": {path: text}, "random_file": [path, size]?, "compression": "gzip"|"zstd"|"none"}]}
+    "layers": [{"files": {path: text}, "random_file": [path, size]?, "tar": PATH?, "compression": "gzip"|"zstd"|"none"}]}
+    ("tar" takes a prebuilt uncompressed tar file instead of "files")
 """
 import gzip, hashlib, io, json, os, subprocess, sys, tarfile
 
@@ -38,6 +39,11 @@ def put_file(path):
 
 def layer(l):
     tmp = os.path.join(root, "layer.tmp")
+    if "tar" in l:
+        # A prebuilt uncompressed tar (crafted whiteouts, hard links, ...), used as is.
+        with open(l["tar"], "rb") as src, open(tmp, "wb") as dst:
+            dst.write(src.read())
+        return finish_layer(l, tmp)
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         for path, text in sorted(l.get("files", {}).items()):
             data = text.encode()
@@ -60,6 +66,10 @@ def layer(l):
             with open(rnd, "rb") as f:
                 tar.addfile(info, f)
             os.remove(rnd)
+    return finish_layer(l, tmp)
+
+
+def finish_layer(l, tmp):
     diff_digest, _, _ = put_file_hash(tmp)
     compression = l.get("compression", "gzip")
     if compression == "gzip":

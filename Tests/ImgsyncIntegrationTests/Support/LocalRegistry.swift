@@ -5,7 +5,22 @@ import ImgsyncCore
 struct LocalRegistry: Sendable {
     let port: Int
     let storage: String
+    /// The registry's own output (its access log when started with `accessLog: true`).
+    var logFile: String = ""
     var name: String { "127.0.0.1:\(port)" }
+
+    /// Request lines of the access log, e.g. `GET /v2/org/a/blobs/sha256:… HTTP/1.1`.
+    func requests() -> [String] {
+        guard let text = try? String(contentsOfFile: logFile, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line -> String? in
+            guard let open = line.firstIndex(of: "\""), let close = line[line.index(after: open)...].firstIndex(of: "\"") else { return nil }
+            let request = line[line.index(after: open)..<close]
+            return request.contains(" /v2/") ? String(request) : nil
+        }
+    }
+
+    /// Blob GETs in the access log so far.
+    func blobGets() -> [String] { requests().filter { $0.hasPrefix("GET ") && $0.contains("/blobs/") } }
 }
 
 /// The token server (tokenserver.py) for a registry with `auth: token`.
@@ -38,7 +53,7 @@ struct LayoutImage: Decodable, Sendable {
 extension FakeEnvironment {
     /// Starts `docker-registry serve` with TLS from the test CA (or plain http), filesystem storage
     /// (shared and read-only when given), and optionally `auth: token` against `token`.
-    func registry(storage: String? = nil, readOnly: Bool = false, token: TokenServer? = nil, tls: Bool = true) async throws -> LocalRegistry {
+    func registry(storage: String? = nil, readOnly: Bool = false, token: TokenServer? = nil, tls: Bool = true, accessLog: Bool = false) async throws -> LocalRegistry {
         let port = try freePort()
         let id = UUID().uuidString.prefix(8)
         let storage = storage ?? dir.file("storage-\(id)")
@@ -47,7 +62,7 @@ extension FakeEnvironment {
         log:
           level: warn
           accesslog:
-            disabled: true
+            disabled: \(!accessLog)
         storage:
           filesystem:
             rootdirectory: \(storage)
@@ -87,7 +102,7 @@ extension FakeEnvironment {
             logFile: dir.file("registry-\(id).out"))
         track(process)
         try await waitForPort("127.0.0.1", port)
-        return LocalRegistry(port: port, storage: storage)
+        return LocalRegistry(port: port, storage: storage, logFile: dir.file("registry-\(id).log"))
     }
 
     /// Starts the token server on 127.0.0.2 with `users`; anonymous users get `anonymousActions`.

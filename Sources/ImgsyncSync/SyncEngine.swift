@@ -1,0 +1,404 @@
+import Foundation
+import ImgsyncCore
+import ImgsyncRegistry
+import Logging
+
+/// One image the list asks for, after glob expansion: what to publish under which name.
+public struct SyncTarget: Sendable, Hashable {
+    public var name: PublishedName
+    public var reference: ImageReference
+    public var platform: Platform
+    /// Where it came from, e.g. `images.txt:12`.
+    public var origin: String
+
+    public init(name: PublishedName, reference: ImageReference, platform: Platform, origin: String) {
+        self.name = name
+        self.reference = reference
+        self.platform = platform
+        self.origin = origin
+    }
+}
+
+/// How a sync behaves (the command line's options).
+public struct SyncOptions: Sendable {
+    public var root: String
+    /// Images built at the same time.
+    public var jobs = 2
+    public var dryRun = false
+    /// Remove names even when the list shrank by more than `shrinkLimit` or had bad lines.
+    public var force = false
+    /// Wait for the repository lock instead of failing.
+    public var wait = false
+    /// The largest fraction of the previous run's list entries that may disappear without `--force`.
+    public var shrinkLimit = 0.5
+    public var linkMode: LinkMode = .auto
+    public var limits = LayerLimits()
+    public var gzipEngine: GzipEngine = .isal
+    /// Shell commands run before the first change and after the last (`cvmfs_server transaction` /
+    /// `publish`); only when something changes.
+    public var beforeChange: String?
+    public var afterChange: String?
+    /// Called on the finished tree before it is published (the Apptainer sandbox files); returns warnings.
+    public var decorate: (@Sendable (ImageBuilder, ResolvedImage) throws -> [String])?
+    /// Called after names were published and removed, still under the lock (garbage collection);
+    /// returns figures for the report.
+    public var afterSync: (@Sendable (Repository, inout RepositoryState) throws -> [String: Int64])?
+
+    public init(root: String) {
+        self.root = root
+    }
+}
+
+/// `imgsync sync`: DESIGN §3. One instance per run.
+public final class SyncEngine: @unchecked Sendable {
+    // @unchecked: `options`, `client`, `logger` are immutable; the repository is used for its
+    // thread-safe path helpers and by one build at a time per image id (`InFlight`).
+    let options: SyncOptions
+    let client: RegistryClient
+    let logger: Logger
+    let repository: Repository
+    private let inFlight = InFlight()
+
+    public init(options: SyncOptions, client: RegistryClient, logger: Logger) throws {
+        self.options = options
+        self.client = client
+        self.logger = logger
+        repository = try Repository(root: options.root)
+    }
+
+    /// Runs the sync for `targets` (the expanded list). `listIssues` are the list's bad lines (they
+    /// make the run exit 1 and hold back removals); `listEntries` counts the list's entries for the
+    /// shrink guard. Throws only for problems that stop the whole run (lock held, unreadable state,
+    /// a failing before-change hook).
+    public func run(targets: [SyncTarget], listIssues: [String], listEntries: Int, listName: String) async throws -> SyncReport {
+        let started = Date()
+        var report = SyncReport(root: repository.root, list: listName, started: started)
+        report.dryRun = options.dryRun
+        report.listIssues = listIssues
+        try repository.lock(wait: options.wait)
+        var state = try repository.readState()
+
+        // 1. Which images changed? HEAD only.
+        let before = state
+        let checks = await boundedMap(targets, limit: max(4, options.jobs * 4)) { target in
+            await self.check(target, state: before)
+        }
+        var results: [ImageResult] = []
+        var pending: [(SyncTarget, ImageResult)] = []
+        for (target, check) in zip(targets, checks) {
+            switch check {
+            case .unchanged(let result):
+                results.append(result)
+                state.names[target.name.description]?.checked = Date()
+            case .failed(let result):
+                results.append(result)
+            case .changed(let result):
+                pending.append((target, result))
+            }
+        }
+
+        // 2. Which names leave?
+        let wanted = Set(targets.map(\.name.description))
+        let published = repository.publishedNames()
+        var leaving = published.map(\.name).filter { !wanted.contains($0) }
+        if !leaving.isEmpty && !options.force {
+            if !listIssues.isEmpty {
+                report.removalHeld = "\(leaving.count) name(s) no longer listed, kept because the list has bad lines (pass --force to remove them anyway)"
+                leaving = []
+            } else if let before = state.listEntries, before > 0,
+                      Double(before - listEntries) > options.shrinkLimit * Double(before) {
+                report.removalHeld = "\(leaving.count) name(s) no longer listed, kept because the list shrank from \(before) to \(listEntries) entries (more than \(Int(options.shrinkLimit * 100))%; pass --force)"
+                leaving = []
+            }
+        }
+
+        if options.dryRun {
+            for (_, var result) in pending {
+                result.outcome = .wouldChange
+                results.append(result)
+            }
+            report.images = results.sorted { $0.name < $1.name }
+            report.removed = leaving.sorted()
+            report.seconds = Date().timeIntervalSince(started)
+            return report
+        }
+
+        // 3. Change: hook, builds, removals, GC, state, hook.
+        let willChange = !pending.isEmpty || !leaving.isEmpty
+        if willChange, let hook = options.beforeChange {
+            try runHook(hook, what: "before-change")
+        }
+        let built = await boundedMap(pending, limit: max(1, options.jobs)) { p in
+            await self.build(p.0, p.1)
+        }
+        for (i, b) in built.enumerated() {
+            results.append(b.result)
+            if let record = b.record {
+                state.names[pending[i].0.name.description] = record
+            }
+        }
+        for name in leaving {
+            do {
+                try repository.unpublish(try PublishedName(name))
+                state.names.removeValue(forKey: name)
+                report.removed.append(name)
+                logger.info("removed \(name): no longer listed")
+            } catch {
+                report.hookErrors.append("could not remove \(name): \(error)")
+            }
+        }
+        state.listEntries = listEntries
+        state.lastSync = Date()
+        if let after = options.afterSync {
+            do {
+                report.gc = try after(repository, &state)
+            } catch {
+                logger.warning("garbage collection: \(error)")
+            }
+        }
+        try repository.writeState(state)
+        report.images = results.sorted { $0.name < $1.name }
+        if willChange, let hook = options.afterChange {
+            do { try runHook(hook, what: "after-change") } catch { report.hookErrors.append("\(error)") }
+        }
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    // MARK: checking
+
+    enum Check: Sendable {
+        case unchanged(ImageResult)
+        case changed(ImageResult)
+        case failed(ImageResult)
+    }
+
+    func newResult(_ target: SyncTarget) -> ImageResult {
+        var r = ImageResult(name: target.name.description, reference: target.reference.description, origin: target.origin, outcome: .failed)
+        r.platform = target.platform.description
+        return r
+    }
+
+    /// HEAD the tag; unchanged when it still names what is published and the tree is intact.
+    func check(_ target: SyncTarget, state: RepositoryState) async -> Check {
+        var result = newResult(target)
+        let head: ManifestHead
+        do {
+            head = try await client.headManifest(target.reference)
+        } catch {
+            result.error = describe(error)
+            logger.error("\(target.name) (\(target.origin)): \(result.error!)")
+            return .failed(result)
+        }
+        result.digest = head.digest.description
+        if let record = state.names[target.name.description],
+           record.digest == head.digest,
+           record.platform == target.platform.description,
+           repository.imageID(of: target.name) == record.imageID,
+           intact(record.imageID) {
+            result.outcome = .unchanged
+            result.imageID = record.imageID.description
+            return .unchanged(result)
+        }
+        return .changed(result)
+    }
+
+    /// The tree and its catalog exist (full checking is `imgsync verify`).
+    func intact(_ imageID: Digest) -> Bool {
+        var st = stat()
+        return lstat(repository.imagePath(imageID), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            && FileManager.default.fileExists(atPath: repository.imageCatalogPath(imageID))
+    }
+
+    // MARK: building
+
+    struct Built: Sendable {
+        var result: ImageResult
+        var record: NameRecord?
+    }
+
+    func build(_ target: SyncTarget, _ initial: ImageResult) async -> Built {
+        var result = initial
+        let start = Date()
+        let wasPublished = repository.imageID(of: target.name)
+        do {
+            let image = try await client.resolve(target.reference, platform: target.platform)
+            let imageID = image.configDescriptor.digest
+            result.digest = image.digest.description
+            result.imageID = imageID.description
+            result.platform = (image.platform ?? target.platform).description
+            guard image.layers.count == image.config.diffIDs.count else {
+                throw ImgsyncError(.manifest, "the manifest lists \(image.layers.count) layers but the config has \(image.config.diffIDs.count) DiffIDs")
+            }
+            let stats = try await inFlight.run(imageID) { () async throws -> BuildStats in
+                if self.intact(imageID) {
+                    try self.repository.link(target.name, to: imageID)
+                    self.logger.info("\(target.name): points to the already built image \(imageID)")
+                    return BuildStats()
+                }
+                return try await self.buildTree(target, image)
+            }
+            result.layersFetched = stats.layersFetched
+            result.layersReused = stats.layersReused
+            result.bytesFetched = stats.bytesFetched
+            result.objectsAdded = stats.objectsAdded
+            result.bytesAdded = stats.bytesAdded
+            result.bodiesDeduplicated = stats.bodiesDeduplicated
+            result.bytesDeduplicated = stats.bytesDeduplicated
+            result.warnings = stats.warnings
+            result.outcome = wasPublished == nil ? .added : .updated
+            result.seconds = Date().timeIntervalSince(start)
+            let record = NameRecord(
+                name: target.name.description, reference: target.reference.description, digest: image.digest,
+                manifestDigest: image.manifestDigest, manifestMediaType: image.manifestMediaType, imageID: imageID,
+                platform: target.platform.description, published: Date(), checked: Date())
+            logger.info("\(target.name): \(result.outcome.rawValue) (\(imageID), \(result.layersFetched) layer(s) fetched, \(result.layersReused) reused)")
+            return Built(result: result, record: record)
+        } catch {
+            result.outcome = .failed
+            result.error = describe(error)
+            result.seconds = Date().timeIntervalSince(start)
+            logger.error("\(target.name) (\(target.origin)): \(result.error!)")
+            return Built(result: result, record: nil)
+        }
+    }
+
+    /// Builds the tree: the longest known chain, then the missing layers streamed from the registry
+    /// straight into the layer engine, then the sandbox files, then publish.
+    struct BuildStats: Sendable {
+        var layersFetched = 0, layersReused = 0, objectsAdded = 0, bodiesDeduplicated = 0
+        var bytesFetched: Int64 = 0, bytesAdded: Int64 = 0, bytesDeduplicated: Int64 = 0
+        var warnings: [String] = []
+    }
+
+    func buildTree(_ target: SyncTarget, _ image: ResolvedImage) async throws -> BuildStats {
+        var result = BuildStats()
+        let options = self.options
+        let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, limits: options.limits, gzipEngine: options.gzipEngine))
+        let diffIDs = image.config.diffIDs
+        if let (k, catalog) = try repository.longestKnownChain(diffIDs) {
+            try await onDedicatedThread(name: "imgsync-load") {
+                try builder.value.start(from: catalog, diffIDs: Array(diffIDs[0..<k]))
+            }
+            result.layersReused = k
+        }
+        for i in result.layersReused..<image.layers.count {
+            let descriptor = image.layers[i]
+            let mediaType = try LayerMediaType(descriptor.mediaType)
+            let label = "layer \(i + 1)/\(image.layers.count) \(descriptor.digest)"
+            logger.info("\(target.name): fetching \(label) (\(SyncReport.bytes(descriptor.size)))")
+            let bridge = BlobBridge()
+            let blob = client.fetchBlob(target.reference, descriptor: descriptor)
+            let feeder = Task {
+                do {
+                    for try await chunk in blob {
+                        if await !bridge.push(chunk) { return }
+                    }
+                    bridge.finish(error: nil)
+                } catch {
+                    bridge.finish(error: error)
+                }
+            }
+            // The blob digest and size are checked by BlobStream while it streams (no second hash
+            // here); the DiffID is checked by the pipeline against the config.
+            let expect = LayerExpectations(compression: mediaType.compression, diffID: diffIDs[i])
+            do {
+                _ = try await onDedicatedThread(name: "imgsync-apply") {
+                    try builder.value.apply(LayerInput(source: bridge, name: label, expect: expect))
+                }
+            } catch {
+                bridge.cancel()
+                feeder.cancel()
+                await feeder.value
+                throw error
+            }
+            await feeder.value
+            result.layersFetched += 1
+            result.bytesFetched += descriptor.size
+        }
+        if let decorate = options.decorate {
+            result.warnings += try await onDedicatedThread(name: "imgsync-sandbox") { try decorate(builder.value, image) }
+        }
+        let name = target.name
+        let imageID = image.configDescriptor.digest
+        _ = try await onDedicatedThread(name: "imgsync-publish") {
+            try builder.value.publish(as: name, imageID: imageID)
+        }
+        result.warnings += builder.value.warnings
+        result.objectsAdded = builder.value.objectsAdded
+        result.bytesAdded = builder.value.bytesAdded
+        result.bodiesDeduplicated = builder.value.bodiesReused
+        result.bytesDeduplicated = builder.value.bytesReused
+        return result
+    }
+
+    // MARK: helpers
+
+    func describe(_ error: any Error) -> String {
+        if let e = error as? ImgsyncError { return e.description }
+        return "\(error)"
+    }
+
+    func runHook(_ command: String, what: String) throws {
+        logger.info("running the \(what) hook: \(command)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        var env = ProcessInfo.processInfo.environment
+        env["IMGSYNC_ROOT"] = repository.root
+        p.environment = env
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            throw ImgsyncError(.config, "the \(what) hook `\(command)` exited with status \(p.terminationStatus)")
+        }
+    }
+}
+
+/// Holds a non-Sendable value that is used by one task at a time (each build hands its
+/// `ImageBuilder` from step to step, never concurrently).
+final class Locked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// One build per image id at a time: a second tag of an image being built waits and then finds the
+/// tree published instead of building it again.
+actor InFlight {
+    private var busy: Set<Digest> = []
+    private var waiters: [Digest: [CheckedContinuation<Void, Never>]] = [:]
+
+    func run<R: Sendable>(_ id: Digest, _ body: @Sendable () async throws -> R) async throws -> R {
+        while busy.contains(id) {
+            await withCheckedContinuation { waiters[id, default: []].append($0) }
+        }
+        busy.insert(id)
+        defer {
+            busy.remove(id)
+            for w in waiters.removeValue(forKey: id) ?? [] { w.resume() }
+        }
+        return try await body()
+    }
+}
+
+/// Maps with at most `limit` tasks at once, keeping the input order; `transform` must not throw.
+func boundedMap<T: Sendable, R: Sendable>(_ items: [T], limit: Int, _ transform: @escaping @Sendable (T) async -> R) async -> [R] {
+    await withTaskGroup(of: (Int, R).self) { group in
+        var out = [R?](repeating: nil, count: items.count)
+        var next = 0
+        for _ in 0..<min(max(1, limit), items.count) {
+            let i = next, item = items[i]
+            group.addTask { (i, await transform(item)) }
+            next += 1
+        }
+        while let (i, r) = await group.next() {
+            out[i] = r
+            if next < items.count {
+                let j = next, item = items[j]
+                group.addTask { (j, await transform(item)) }
+                next += 1
+            }
+        }
+        return out.map { $0! }
+    }
+}

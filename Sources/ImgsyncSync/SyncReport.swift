@@ -1,0 +1,121 @@
+import Foundation
+import ImgsyncCore
+
+/// What happened to one listed image in a sync.
+public enum ImageOutcome: String, Codable, Sendable {
+    /// The name was not published before and now is.
+    case added
+    /// The name pointed to another image (or to nothing intact) and now points to the new one.
+    case updated
+    /// The tag still resolves to what is published and the tree is intact: nothing was fetched.
+    case unchanged
+    /// The image could not be resolved, fetched or built; the name keeps its previous tree.
+    case failed
+    /// `--dry-run`: the image would be (re)built or re-pointed.
+    case wouldChange = "would-change"
+}
+
+/// One listed image's result.
+public struct ImageResult: Codable, Sendable {
+    public var name: String
+    public var reference: String
+    /// `images.txt:12` — where the entry came from.
+    public var origin: String
+    public var outcome: ImageOutcome
+    public var digest: String?
+    public var imageID: String?
+    public var platform: String?
+    public var error: String?
+    /// Layers downloaded, and layers taken from an already-built chain.
+    public var layersFetched = 0
+    public var layersReused = 0
+    public var bytesFetched: Int64 = 0
+    public var objectsAdded = 0
+    public var bytesAdded: Int64 = 0
+    /// Bodies that were already in the store and were linked instead of written, and their bytes.
+    public var bodiesDeduplicated = 0
+    public var bytesDeduplicated: Int64 = 0
+    public var seconds: Double = 0
+    public var warnings: [String] = []
+
+    public init(name: String, reference: String, origin: String, outcome: ImageOutcome) {
+        self.name = name
+        self.reference = reference
+        self.origin = origin
+        self.outcome = outcome
+    }
+}
+
+/// The summary of one `imgsync sync` run (also written as JSON with `--json FILE`).
+public struct SyncReport: Codable, Sendable {
+    public var root: String
+    public var list: String
+    public var started: Date
+    public var seconds: Double = 0
+    public var dryRun = false
+    public var images: [ImageResult] = []
+    /// Problems with the list itself (file:line: reason); those lines were skipped.
+    public var listIssues: [String] = []
+    /// Names unpublished because they left the list.
+    public var removed: [String] = []
+    /// Why names that left the list were kept (shrink guard, list errors), if they were.
+    public var removalHeld: String?
+    public var hookErrors: [String] = []
+    public var gc: [String: Int64]?
+
+    public init(root: String, list: String, started: Date) {
+        self.root = root
+        self.list = list
+        self.started = started
+    }
+
+    public func count(_ outcome: ImageOutcome) -> Int { images.filter { $0.outcome == outcome }.count }
+    public var bytesFetched: Int64 { images.reduce(0) { $0 + $1.bytesFetched } }
+    public var objectsAdded: Int { images.reduce(0) { $0 + $1.objectsAdded } }
+    public var bytesAdded: Int64 { images.reduce(0) { $0 + $1.bytesAdded } }
+    public var bytesDeduplicated: Int64 { images.reduce(0) { $0 + $1.bytesDeduplicated } }
+    public var changed: Bool {
+        images.contains { $0.outcome == .added || $0.outcome == .updated } || !removed.isEmpty
+    }
+
+    /// 0 everything synced; 1 some images or list lines failed, or a hook failed.
+    public var exitCode: Int32 {
+        (count(.failed) > 0 || !listIssues.isEmpty || !hookErrors.isEmpty) ? 1 : 0
+    }
+
+    /// The human summary printed at the end of a run.
+    public func text() -> String {
+        var out = ""
+        for issue in listIssues { out += "list: \(issue)\n" }
+        for r in images where r.outcome == .failed {
+            out += "failed: \(r.name) (\(r.origin), \(r.reference)): \(r.error ?? "unknown error")\n"
+        }
+        for name in removed { out += "removed: \(name)\n" }
+        if let held = removalHeld { out += "kept: \(held)\n" }
+        for h in hookErrors { out += "hook: \(h)\n" }
+        let verb = dryRun ? "would change" : "updated"
+        out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
+        out += "\(count(.unchanged)) unchanged, \(removed.count) removed, \(count(.failed)) failed; "
+        out += "fetched \(SyncReport.bytes(bytesFetched)), \(objectsAdded) new objects (\(SyncReport.bytes(bytesAdded))), "
+        out += "\(SyncReport.bytes(bytesDeduplicated)) deduplicated; \(String(format: "%.1f", seconds)) s\n"
+        return out
+    }
+
+    public func json() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return try e.encode(self)
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var v = Double(n)
+        var i = 0
+        while v >= 1000 && i < units.count - 1 {
+            v /= 1000
+            i += 1
+        }
+        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import ImgsyncCore
+import ImgsyncRegistry
+import ImgsyncTestSupport
+import Logging
+import Testing
+@testable import ImgsyncSync
+
+/// `imgsync sync` end to end against a real registry (issue 4, "What done looks like"): multi-layer
+/// images with whiteouts, opaque dirs and hard links, a multi-arch index, a zstd layer, a Docker
+/// schema-2 image; no blob GET when nothing changed; retags re-point only the name; a new tag sharing
+/// base layers downloads only its new layer; de-listed names are removed; failures leave the old tree.
+@Suite(.timeLimit(.minutes(5))) struct SyncEndToEndTests {
+    /// Layers built in memory and written as tar files for mkoci.py.
+    static func writeLayers(_ env: FakeEnvironment) throws -> [String: String] {
+        var base = TarBuilder()
+        base.dir("etc/"); base.file("etc/os-release", "ID=test\n")
+        base.dir("usr/"); base.dir("usr/bin/"); base.file("usr/bin/tool", "#!/bin/sh\necho tool\n", mode: 0o755)
+        base.hardlink("usr/bin/tool-alias", target: "usr/bin/tool")
+        base.dir("usr/share/"); base.dir("usr/share/doc/"); base.file("usr/share/doc/a", "doc a"); base.file("usr/share/doc/b", "doc b")
+        base.dir("opt/"); base.dir("opt/data/"); base.file("opt/data/old1", "old 1"); base.file("opt/data/old2", "old 2")
+        base.symlink("bin", target: "usr/bin")
+        var upper = TarBuilder()
+        upper.whiteout("usr/share/doc/.wh.a")
+        upper.opaque("opt/data/"); upper.file("opt/data/new", "new data")
+        upper.hardlink("usr/bin/tool-lower-link", target: "usr/bin/tool")
+        upper.file("etc/motd", "hello from the upper layer\n")
+        var app10 = TarBuilder(); app10.dir("app/"); app10.file("app/version", "1.0\n")
+        var app11 = TarBuilder(); app11.dir("app/"); app11.file("app/version", "1.1\n"); app11.file("app/extra", "new in 1.1")
+        var arm = TarBuilder(); arm.file("arch", "arm64")
+        var amd = TarBuilder(); amd.file("arch", "amd64")
+        var paths: [String: String] = [:]
+        for (name, builder) in [("base", base), ("upper", upper), ("app10", app10), ("app11", app11), ("arm", arm), ("amd", amd)] {
+            let path = env.dir.file("\(name).tar")
+            try Data(builder.build()).write(to: URL(fileURLWithPath: path))
+            paths[name] = path
+        }
+        return paths
+    }
+
+    static func imagesJSON(_ t: [String: String]) -> String {
+        """
+        [{"tag":"base","manifests":[{"config":{"Env":["PATH=/usr/bin:/bin","GREETING=hello \\"world\\""],"Cmd":["/bin/sh"]},
+           "layers":[{"tar":"\(t["base"]!)","compression":"gzip"},{"tar":"\(t["upper"]!)","compression":"zstd"}]}]},
+         {"tag":"app10","manifests":[{"config":{"Env":["APP=1.0"]},
+           "layers":[{"tar":"\(t["base"]!)","compression":"gzip"},{"tar":"\(t["upper"]!)","compression":"zstd"},{"tar":"\(t["app10"]!)","compression":"gzip"}]}]},
+         {"tag":"app11","manifests":[{"config":{"Env":["APP=1.1"]},
+           "layers":[{"tar":"\(t["base"]!)","compression":"gzip"},{"tar":"\(t["upper"]!)","compression":"zstd"},{"tar":"\(t["app11"]!)","compression":"gzip"}]}]},
+         {"tag":"multi","index":true,"manifests":[
+           {"platform":{"os":"linux","architecture":"arm64","variant":"v8"},"layers":[{"tar":"\(t["arm"]!)","compression":"gzip"}]},
+           {"platform":{"os":"linux","architecture":"amd64"},"layers":[{"tar":"\(t["amd"]!)","compression":"gzip"}]}]},
+         {"tag":"docker","manifests":[{"config":{"Env":["D=1"]},"layers":[{"tar":"\(t["app10"]!)","compression":"gzip"}]}]}]
+        """
+    }
+
+    func target(_ reg: LocalRegistry, _ repoTag: String, as name: String? = nil, line: Int = 1) throws -> SyncTarget {
+        let ref = try ImageReference(parsing: "\(reg.name)/\(repoTag)")
+        return SyncTarget(name: try PublishedName(name ?? repoTag), reference: ref, platform: .linuxAMD64, origin: "test:\(line)")
+    }
+
+    func sync(_ env: FakeEnvironment, root: String, _ targets: [SyncTarget], configure: (inout SyncOptions) -> Void = { _ in }) async throws -> SyncReport {
+        var options = SyncOptions(root: root)
+        options.jobs = 2
+        configure(&options)
+        var logger = Logger(label: "sync-test")
+        logger.logLevel = .warning
+        return try await env.withClient { client in
+            let engine = try SyncEngine(options: options, client: client, logger: logger)
+            return try await engine.run(targets: targets, listIssues: [], listEntries: targets.count, listName: "test")
+        }
+    }
+
+    func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+
+    func inode(_ path: String) -> UInt64? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? UInt64(st.st_ino) : nil
+    }
+
+    /// Every path under `root` (names, trees, objects, state excluded) with inode and mtime: a
+    /// fingerprint that changes when any file is written, replaced or touched.
+    func fingerprint(_ root: String) -> [String: String] {
+        var out: [String: String] = [:]
+        let e = FileManager.default.enumerator(atPath: root)
+        while let rel = e?.nextObject() as? String {
+            if rel.hasPrefix(".imgsync") { continue }
+            var st = stat()
+            guard lstat(root + "/" + rel, &st) == 0 else { continue }
+            out[rel] = "\(st.st_ino) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+        }
+        return out
+    }
+
+    @Test func syncsUpdatesRetagsAndRemoves() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry(accessLog: true)
+            let (layout, images) = try await env.layout(Self.imagesJSON(try Self.writeLayers(env)))
+            try await env.push(layout, tag: "base", to: "\(reg.name)/org/base:1")
+            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1.0")
+            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:stable")
+            try await env.push(layout, tag: "multi", to: "\(reg.name)/org/multi:1", all: true)
+            try await env.push(layout, tag: "docker", to: "\(reg.name)/org/docker:1", format: "v2s2")
+            let root = env.dir.file("root")
+            let first = [try target(reg, "org/base:1"), try target(reg, "org/app:1.0"), try target(reg, "org/app:stable"),
+                         try target(reg, "org/multi:1"), try target(reg, "org/docker:1")]
+
+            // 1. Empty root: everything is added.
+            let r1 = try await sync(env, root: root, first)
+            #expect(r1.exitCode == 0, "\(r1.text())")
+            #expect(r1.count(.added) == 5, "\(r1.text())")
+            let base = root + "/org/base:1"
+            #expect(read(base + "/etc/os-release") == "ID=test\n")
+            #expect(read(base + "/etc/motd") == "hello from the upper layer\n")
+            #expect(read(base + "/usr/share/doc/a") == nil, "whited out in the upper layer")
+            #expect(read(base + "/usr/share/doc/b") == "doc b")
+            let data = try FileManager.default.contentsOfDirectory(atPath: base + "/opt/data").sorted()
+            #expect(data == ["new"], "opaque dir keeps only the upper layer's entries")
+            #expect(inode(base + "/usr/bin/tool") == inode(base + "/usr/bin/tool-lower-link"), "hard link to a lower-layer file")
+            #expect(inode(base + "/usr/bin/tool") == inode(base + "/usr/bin/tool-alias"))
+            #expect(read(root + "/org/multi:1/arch") == "amd64", "linux/amd64 chosen from the index")
+            #expect(read(root + "/org/app:1.0/app/version") == "1.0\n")
+            #expect(read(root + "/org/docker:1/app/version") == "1.0\n")
+            // The two tags of one image share one tree (image id = config digest).
+            let appID = try #require(images["app10"]?.manifests.first?.config)
+            let repo = try Repository(root: root)
+            #expect(repo.imageID(of: try PublishedName("org/app:1.0"))?.description == appID)
+            #expect(repo.imageID(of: try PublishedName("org/app:stable"))?.description == appID)
+            // app:1.0 reused base:1's two-layer chain or downloaded it only once: base and upper
+            // blobs are fetched once in total (the two builds share the chain or the in-flight lock).
+            let gets1 = reg.blobGets()
+            #expect(!gets1.isEmpty)
+
+            // 2. Nothing changed: no blob GET, no file touched.
+            let before = fingerprint(root)
+            let r2 = try await sync(env, root: root, first)
+            #expect(r2.count(.unchanged) == 5, "\(r2.text())")
+            #expect(reg.blobGets().count == gets1.count, "a sync with nothing changed fetched blobs")
+            #expect(fingerprint(root) == before, "a sync with nothing changed modified the root")
+
+            // 3. Retag: app:stable now names 1.1 (which shares base and upper); add app:1.1 too.
+            try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:1.1")
+            try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:stable")
+            let objectsBefore = try countObjects(root)
+            let second = first + [try target(reg, "org/app:1.1")]
+            let r3 = try await sync(env, root: root, second)
+            #expect(r3.exitCode == 0, "\(r3.text())")
+            // Configs are blobs too; count layer GETs only.
+            let layerDigests = Set(images.values.flatMap { $0.manifests.flatMap { $0.layers.map(\.digest) } })
+            let newGets = reg.blobGets().dropFirst(gets1.count).filter { get in layerDigests.contains { get.contains($0) } }
+            let app11Layer = try #require(images["app11"]?.manifests.first?.layers.last?.digest)
+            #expect(newGets.count == 1 && newGets.allSatisfy { $0.contains(app11Layer) },
+                    "only the new top layer is downloaded: \(newGets)")
+            #expect(read(root + "/org/app:stable/app/version") == "1.1\n")
+            #expect(read(root + "/org/app:1.0/app/version") == "1.0\n")
+            let app11ID = try #require(images["app11"]?.manifests.first?.config)
+            #expect(repo.imageID(of: try PublishedName("org/app:stable"))?.description == app11ID)
+            // Only the new bodies were added: "1.1\n" and "new in 1.1".
+            #expect(try countObjects(root) - objectsBefore == 2)
+            let unchangedNames = r3.images.filter { $0.outcome == .unchanged }.map(\.name).sorted()
+            #expect(unchangedNames == ["org/app:1.0", "org/base:1", "org/docker:1", "org/multi:1"])
+
+            // 4. A failing image keeps its old tree; the others still sync; exit 1.
+            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1.1")  // 1.1 moves back to 1.0's image…
+            let gone = try target(reg, "org/missing:1")
+            let r4 = try await sync(env, root: root, second + [gone])
+            #expect(r4.exitCode == 1)
+            let failed = r4.images.filter { $0.outcome == .failed }
+            #expect(failed.map(\.name) == ["org/missing:1"])
+            #expect(failed.first?.error?.contains("org/missing") == true, "\(failed)")
+            #expect(read(root + "/org/app:1.1/app/version") == "1.0\n", "…and the name follows it")
+
+            // 5. De-listed names are removed (their trees stay until GC).
+            let r5 = try await sync(env, root: root, first.filter { $0.name.description != "org/docker:1" })
+            #expect(r5.removed.sorted() == ["org/app:1.1", "org/docker:1"], "\(r5.text())")
+            #expect(!FileManager.default.fileExists(atPath: root + "/org/docker:1"))
+            #expect(read(root + "/org/base:1/etc/os-release") == "ID=test\n")
+        }
+    }
+
+    @Test func aCorruptLayerFailsAndLeavesThePublishedTree() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            let (layout, images) = try await env.layout(Self.imagesJSON(try Self.writeLayers(env)))
+            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1")
+            let root = env.dir.file("root")
+            let t = try target(reg, "org/app:1")
+            let r1 = try await sync(env, root: root, [t])
+            #expect(r1.exitCode == 0, "\(r1.text())")
+            // Move the tag to 1.1 and corrupt 1.1's new layer in the registry's storage.
+            try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:1")
+            let layer = try #require(images["app11"]?.manifests.first?.layers.last?.digest)
+            let hex = String(layer.dropFirst("sha256:".count))
+            let blob = reg.storage + "/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
+            var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: blob)))
+            bytes[bytes.count / 2] ^= 0xFF
+            try Data(bytes).write(to: URL(fileURLWithPath: blob))
+            let r2 = try await sync(env, root: root, [t])
+            #expect(r2.exitCode == 1)
+            let error = try #require(r2.images.first?.error)
+            #expect(error.contains("digest") || error.contains(hex.prefix(12)), "\(error)")
+            #expect(read(root + "/org/app:1/app/version") == "1.0\n", "the old tree stays published")
+            let staging = try FileManager.default.contentsOfDirectory(atPath: root + "/.imgsync/staging")
+            #expect(staging.isEmpty, "no staging leftovers: \(staging)")
+        }
+    }
+
+    @Test func theShrinkGuardKeepsNamesUnlessForced() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            let (layout, _) = try await env.layout(Self.imagesJSON(try Self.writeLayers(env)))
+            for tag in ["a", "b", "c"] { try await env.push(layout, tag: "docker", to: "\(reg.name)/org/\(tag):1") }
+            let root = env.dir.file("root")
+            let all = try ["a", "b", "c"].map { try target(reg, "org/\($0):1") }
+            _ = try await sync(env, root: root, all)
+            let r = try await sync(env, root: root, [all[0]])
+            #expect(r.removed.isEmpty)
+            #expect(r.removalHeld?.contains("shrank") == true, "\(r.text())")
+            #expect(FileManager.default.fileExists(atPath: root + "/org/b:1"))
+            let forced = try await sync(env, root: root, [all[0]]) { $0.force = true }
+            #expect(forced.removed.sorted() == ["org/b:1", "org/c:1"])
+        }
+    }
+
+    func countObjects(_ root: String) throws -> Int {
+        var n = 0
+        for shard in try FileManager.default.contentsOfDirectory(atPath: root + "/.objects") where shard.count == 2 {
+            n += try FileManager.default.contentsOfDirectory(atPath: root + "/.objects/" + shard).filter { !$0.contains(".") }.count
+        }
+        return n
+    }
+}
