@@ -103,15 +103,19 @@ public final class ObjectStore {
             return (dfd, rest)
         }
         for name in [rest, variantName(rest, mode, sec, nsec)] {
-            if let st = try Syscall.lstat(at: dfd, name) {
-                let m = UInt32(st.st_mode) & 0o7777
-                let s = Int64(st.st_mtim.tv_sec)
-                let ns = UInt32(st.st_mtim.tv_nsec)
-                if !(known[d]?.contains(where: { $0.name == name }) ?? false) {
-                    known[d, default: []].append((m, s, ns, name))
-                }
-                if m == mode && s == sec && ns == nsec { return (dfd, name) }
+            // A variant is only ever created beside an existing canonical object, so a missing
+            // canonical name ends the search (one failed lstat per new body instead of two).
+            guard let st = try Syscall.lstat(at: dfd, name) else {
+                if name == rest { return nil }
+                continue
             }
+            let m = UInt32(st.st_mode) & 0o7777
+            let s = Int64(st.st_mtim.tv_sec)
+            let ns = UInt32(st.st_mtim.tv_nsec)
+            if !(known[d]?.contains(where: { $0.name == name }) ?? false) {
+                known[d, default: []].append((m, s, ns, name))
+            }
+            if m == mode && s == sec && ns == nsec { return (dfd, name) }
         }
         return nil
     }
