@@ -23,7 +23,12 @@ final class BlobBridge: CompressedSource, @unchecked Sendable {
     private var spaceWaiter: CheckedContinuation<Void, Never>?
     private let capacity: Int
     /// Bytes handed to the pipeline so far.
-    private(set) var delivered: Int64 = 0
+    private var deliveredBytes: Int64 = 0
+    var delivered: Int64 {
+        condition.lock()
+        defer { condition.unlock() }
+        return deliveredBytes
+    }
 
     init(capacity: Int = 8 << 20) {
         self.capacity = capacity
@@ -112,7 +117,7 @@ final class BlobBridge: CompressedSource, @unchecked Sendable {
             head = 0
         }
         queued -= n
-        delivered += Int64(n)
+        deliveredBytes += Int64(n)
         let waiter = queued < capacity ? spaceWaiter : nil
         if waiter != nil { spaceWaiter = nil }
         condition.unlock()

@@ -58,6 +58,7 @@ public final class SyncEngine: @unchecked Sendable {
     let logger: Logger
     let repository: Repository
     private let inFlight = InFlight()
+    private let progress = ProgressBoard()
 
     public init(options: SyncOptions, client: RegistryClient, logger: Logger) throws {
         self.options = options
@@ -128,9 +129,15 @@ public final class SyncEngine: @unchecked Sendable {
         if willChange, let hook = options.beforeChange {
             try runHook(hook, what: "before-change")
         }
+        progress.begin(total: pending.count)
+        let display = progress.display()
         let built = await boundedMap(pending, limit: max(1, options.jobs)) { p in
-            await self.build(p.0, p.1)
+            let b = await self.build(p.0, p.1)
+            self.progress.finished(p.0.name.description)
+            return b
         }
+        display?.cancel()
+        await display?.value
         for (i, b) in built.enumerated() {
             results.append(b.result)
             if let record = b.record {
@@ -288,6 +295,7 @@ public final class SyncEngine: @unchecked Sendable {
             let label = "layer \(i + 1)/\(image.layers.count) \(descriptor.digest)"
             logger.info("\(target.name): fetching \(label) (\(SyncReport.bytes(descriptor.size)))")
             let bridge = BlobBridge()
+            progress.layer(target.name.description, i + 1, of: image.layers.count, size: descriptor.size, bridge: bridge)
             let blob = client.fetchBlob(target.reference, descriptor: descriptor)
             let feeder = Task {
                 do {
