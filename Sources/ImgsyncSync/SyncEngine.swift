@@ -29,6 +29,9 @@ public struct SyncOptions: Sendable {
     public var force = false
     /// Wait for the repository lock instead of failing.
     public var wait = false
+    /// Unpublish names that are not among the targets (false for `imgsync add --sync`, which syncs
+    /// one entry of the list).
+    public var removeUnlisted = true
     /// The largest fraction of the previous run's list entries that may disappear without `--force`.
     public var shrinkLimit = 0.5
     public var linkMode: LinkMode = .auto
@@ -101,7 +104,7 @@ public final class SyncEngine: @unchecked Sendable {
         // 2. Which names leave?
         let wanted = Set(targets.map(\.name.description))
         let published = repository.publishedNames()
-        var leaving = published.map(\.name).filter { !wanted.contains($0) }
+        var leaving = options.removeUnlisted ? published.map(\.name).filter { !wanted.contains($0) } : []
         if !leaving.isEmpty && !options.force {
             if !listIssues.isEmpty {
                 report.removalHeld = "\(leaving.count) name(s) no longer listed, kept because the list has bad lines (pass --force to remove them anyway)"
@@ -154,7 +157,7 @@ public final class SyncEngine: @unchecked Sendable {
                 report.hookErrors.append("could not remove \(name): \(error)")
             }
         }
-        state.listEntries = listEntries
+        if options.removeUnlisted { state.listEntries = listEntries }
         state.lastSync = Date()
         if let after = options.afterSync {
             do {
