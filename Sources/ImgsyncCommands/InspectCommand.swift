@@ -24,14 +24,7 @@ public struct InspectCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(help: "PEM file with extra CA certificates to trust (added to the system's; also SSL_CERT_FILE).")
-    var caFile: String?
-
-    @Option(help: "Credentials file in Docker config.json format (default: REGISTRY_AUTH_FILE, then ~/.docker/config.json).")
-    var authFile: String?
-
-    @Option(help: "A registry (host:port) that may be reached over plain http. Repeatable.")
-    var insecureRegistry: [String] = []
+    @OptionGroup var registryOptions: RegistryOptions
 
     public init() {}
 
@@ -53,12 +46,7 @@ public struct InspectCommand: AsyncParsableCommand {
     func output(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> String {
         let ref = try ImageReference(parsing: reference)
         let wanted = try Platform(parsing: platform)
-        var config = RegistryClientConfiguration.standard(caFile: caFile, environment: environment)
-        config.insecureRegistries = Set(insecureRegistry)
-        let credentials: any CredentialProvider = try DockerAuthFile.load(explicit: authFile, environment: environment) ?? AnonymousCredentials()
-        var logger = Logger(label: "imgsync.inspect") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        return try await RegistryClient.withClient(configuration: config, credentials: credentials, logger: logger) { client in
+        return try await registryOptions.withClient(environment: environment, label: "imgsync.inspect") { client in
             if raw {
                 let fetched = try await client.fetchManifest(ref)
                 return String(decoding: fetched.bytes, as: UTF8.self) + "\n"

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import ImgsyncCore
+import ImgsyncRegistry
+import Logging
+
+/// The options every command that talks to registries takes (`--ca-file`, `--auth-file`,
+/// `--insecure-registry`), and the client they configure.
+public struct RegistryOptions: ParsableArguments {
+    @Option(help: "PEM file with extra CA certificates to trust (added to the system's; also SSL_CERT_FILE).")
+    var caFile: String?
+
+    @Option(help: "Credentials file in Docker config.json format (default: REGISTRY_AUTH_FILE, then ~/.docker/config.json).")
+    var authFile: String?
+
+    @Option(help: "A registry (host:port) that may be reached over plain http. Repeatable.")
+    var insecureRegistry: [String] = []
+
+    public init() {}
+
+    /// Runs `body` with a client configured from these options and `environment` (SSL_CERT_FILE,
+    /// REGISTRY_AUTH_FILE, HOME), logging warnings to stderr under `label`; shuts it down afterwards.
+    func withClient<Result>(
+        environment: [String: String], label: String, _ body: (RegistryClient) async throws -> Result
+    ) async throws -> Result {
+        var config = RegistryClientConfiguration.standard(caFile: caFile, environment: environment)
+        config.insecureRegistries = Set(insecureRegistry)
+        let credentials: any CredentialProvider = try DockerAuthFile.load(explicit: authFile, environment: environment) ?? AnonymousCredentials()
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        return try await RegistryClient.withClient(configuration: config, credentials: credentials, logger: logger, body)
+    }
+}
