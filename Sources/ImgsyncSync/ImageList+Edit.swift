@@ -64,14 +64,14 @@ public struct ImageListDocument: Sendable {
     @discardableResult
     public mutating func insert(_ reference: String, platform: String? = nil, keepRegistry: Bool = false) throws -> ImageListEntry {
         guard !reference.isEmpty, !reference.contains(where: { $0.isWhitespace || $0 == "#" }) else {
-            throw ImageListEditError(kind: .invalidEntry, message: "invalid image reference \(reference.debugQuoted): it must be one word without spaces or #")
+            throw ImageListEditError(kind: .invalidEntry, message: "invalid image reference \"\(reference)\": it must be one word without spaces or #")
         }
         let text = reference + (platform.map { " --platform \($0)" } ?? "")
         guard case .entry(let new) = ImageListLine.parse(text) else {
             if case .invalid(let message) = ImageListLine.parse(text) {
                 throw ImageListEditError(kind: .invalidEntry, message: message)
             }
-            throw ImageListEditError(kind: .invalidEntry, message: "invalid image reference \(reference.debugQuoted)")
+            throw ImageListEditError(kind: .invalidEntry, message: "invalid image reference \"\(reference)\"")
         }
         let newEntry = ImageListEntry(line: 0, text: new.text, reference: new.reference, pattern: new.pattern, platform: new.platform)
         let lines = ImageListLines.split(bytes)

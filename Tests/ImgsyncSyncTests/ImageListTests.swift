@@ -41,7 +41,7 @@ struct ImageListParsingTests {
             ("ubuntu:22.04", "docker.io", "library/ubuntu", "22.04", "library/ubuntu:22.04"),
             ("rocker/r-ver:4", "docker.io", "rocker/r-ver", "4", "rocker/r-ver:4"),
             ("index.docker.io/library/debian:12", "docker.io", "library/debian", "12", "library/debian:12"),
-            ("docker.io/debian", "docker.io", "library/debian", "latest", "library/debian:latest"),
+            ("docker.io/debian:11", "docker.io", "library/debian", "11", "library/debian:11"),
             ("hub.opensciencegrid.org/htc/rocky:9", "hub.opensciencegrid.org", "htc/rocky", "9", "htc/rocky:9"),
             ("ghcr.io/ml4gw/hermes/tritonserver:22.02", "ghcr.io", "ml4gw/hermes/tritonserver", "22.02", "ml4gw/hermes/tritonserver:22.02"),
             ("localhost/a", "localhost", "a", "latest", "a:latest"),
@@ -276,8 +276,9 @@ struct ImageListExpansionTests {
     @Test func theWholeOSGListExpandsWithoutCollisions() async throws {
         let list = ImageList.parse(text: try osgListText(), source: "osg")
         let fake = FakeLister([:])
-        let tagged = FakeLister(Dictionary(uniqueKeysWithValues: list.entries.filter(\.isPattern).map {
-            ("\($0.reference.registry)/\($0.reference.repository)", ["latest", "v1", "v2.3.4", "v2.11.0", "rhel7-m1", "osg1", "x-stable"])
+        let patternRepositories = Set(list.entries.filter(\.isPattern).map(\.reference.name))
+        let tagged = FakeLister(Dictionary(uniqueKeysWithValues: patternRepositories.map {
+            ($0, ["latest", "v1", "v2.3.4", "v2.11.0", "rhel7-m1", "osg1", "x-stable"])
         }))
         let (none, noneIssues) = await ImageList.expand(list, keepRegistry: false, lister: fake.lister)
         #expect(none.count == 562 - 113)

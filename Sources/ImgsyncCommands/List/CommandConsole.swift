@@ -5,8 +5,10 @@ struct CommandConsole {
     var out: (String) -> Void
     var err: (String) -> Void
 
-    static let standard = CommandConsole(
-        out: { print($0) },
-        err: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-    )
+    static var standard: CommandConsole {
+        CommandConsole(
+            out: { print($0) },
+            err: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        )
+    }
 }
