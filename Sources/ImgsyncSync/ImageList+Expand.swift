@@ -28,13 +28,15 @@ extension ImageList {
     /// platforms) the earlier line keeps the name and the later one gets an issue naming both lines.
     /// The same reference reached twice (a glob and an explicit tag, or overlapping globs) is one image.
     ///
-    /// The returned issues are only the expansion's; `list.issues` still holds the parse issues.
+    /// The returned issues are only the expansion's; `list.issues` still holds the parse issues. An
+    /// issue for a failed listing carries the entry (`failedEntry`): a sync must not unpublish the
+    /// names that pattern published before, since its tags are unknown rather than gone.
     public static func expand(
         _ list: ImageList, keepRegistry: Bool, concurrency: Int = 8, lister: @escaping TagLister
     ) async -> (images: [ListedImage], issues: [ImageListIssue]) {
         var issues: [ImageListIssue] = []
-        func issue(_ line: Int, _ message: String) {
-            issues.append(ImageListIssue(source: list.source, line: line, message: message))
+        func issue(_ line: Int, _ message: String, failed: ImageListEntry? = nil) {
+            issues.append(ImageListIssue(source: list.source, line: line, message: message, failedEntry: failed))
         }
         let tags = await listAll(list.entries.filter(\.isPattern), concurrency: concurrency, lister: lister)
 
@@ -47,7 +49,7 @@ extension ImageList {
             let repository = "\(entry.reference.registry)/\(entry.reference.repository)"
             switch tags[RepositoryKey(entry.reference)] {
             case .some(.failure(let error)):
-                issue(entry.line, "cannot list the tags of \(repository) to expand \"\(pattern)\": \(Self.message(error))")
+                issue(entry.line, "cannot list the tags of \(repository) to expand \"\(pattern)\": \(Self.message(error))", failed: entry)
             case .some(.success(let all)):
                 let matched = pattern.filter(all.filter(TagName.isValid))
                 if matched.isEmpty {

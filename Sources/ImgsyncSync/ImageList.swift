@@ -32,11 +32,15 @@ public struct ImageListIssue: Sendable, Hashable, CustomStringConvertible {
     /// 1-based line number.
     public let line: Int
     public let message: String
+    /// Set by `expand` when the tags of this pattern entry could not be listed: its images are then
+    /// unknown, not absent, so a sync should leave the names it published before alone.
+    public let failedEntry: ImageListEntry?
 
-    public init(source: String, line: Int, message: String) {
+    public init(source: String, line: Int, message: String, failedEntry: ImageListEntry? = nil) {
         self.source = source
         self.line = line
         self.message = message
+        self.failedEntry = failedEntry
     }
 
     public var description: String { "\(source):\(line): \(message)" }

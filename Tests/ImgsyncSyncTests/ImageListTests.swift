@@ -225,6 +225,7 @@ struct ImageListExpansionTests {
         #expect(images[0].pattern?.text == "v2.3.*")
         #expect(images[3].pattern == nil)
         #expect(issues.map(\.description) == ["e.txt:4: tag pattern \"none*\" matches none of the 2 tags of ghcr.io/x/y"])
+        #expect(issues.first?.failedEntry == nil)
         #expect(fake.calls.withLock { $0.sorted() } == ["docker.io/pycbc/pycbc-el8", "ghcr.io/x/y"])
     }
 
@@ -236,6 +237,7 @@ struct ImageListExpansionTests {
         #expect(issues.count == 1)
         #expect(issues.first?.line == 1)
         #expect(issues.first?.message.contains("cannot list the tags of docker.io/a/b to expand \"*\": repository not found") == true)
+        #expect(issues.first?.failedEntry?.normalized == "docker.io/a/b:*")
     }
 
     @Test func collisionsNameBothLinesAndTheFirstKeepsTheName() async throws {
