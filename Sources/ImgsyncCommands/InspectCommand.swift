@@ -24,7 +24,7 @@ public struct InspectCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @OptionGroup var registry: RegistryOptions
+    @OptionGroup var registryOptions: RegistryOptions
 
     public init() {}
 
@@ -46,8 +46,7 @@ public struct InspectCommand: AsyncParsableCommand {
     func output(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> String {
         let ref = try ImageReference(parsing: reference)
         let wanted = try Platform(parsing: platform)
-        let logger = makeLogger(label: "imgsync.inspect", level: "warning")
-        return try await registry.withClient(logger: logger, environment: environment) { client in
+        return try await registryOptions.withClient(environment: environment, label: "imgsync.inspect") { client in
             if raw {
                 let fetched = try await client.fetchManifest(ref)
                 return String(decoding: fetched.bytes, as: UTF8.self) + "\n"

@@ -4,7 +4,8 @@ import ImgsyncCore
 import ImgsyncRegistry
 import Logging
 
-/// Options every command that talks to registries takes: trust, credentials, insecure registries.
+/// The options every command that talks to registries takes (`--ca-file`, `--auth-file`,
+/// `--insecure-registry`), and the client they configure.
 public struct RegistryOptions: ParsableArguments {
     @Option(help: "PEM file with extra CA certificates to trust (added to the system's; also SSL_CERT_FILE).")
     var caFile: String?
@@ -17,15 +18,23 @@ public struct RegistryOptions: ParsableArguments {
 
     public init() {}
 
-    /// Runs `body` with a client configured from these options; the client is shut down afterwards.
-    func withClient<R>(
+    /// Runs `body` with a client configured from these options and `environment` (SSL_CERT_FILE,
+    /// REGISTRY_AUTH_FILE, HOME), logging through `logger`; shuts the client down afterwards.
+    func withClient<Result>(
         logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
-        _ body: (RegistryClient) async throws -> R
-    ) async throws -> R {
+        _ body: (RegistryClient) async throws -> Result
+    ) async throws -> Result {
         var config = RegistryClientConfiguration.standard(caFile: caFile, environment: environment)
         config.insecureRegistries = Set(insecureRegistry)
         let credentials: any CredentialProvider = try DockerAuthFile.load(explicit: authFile, environment: environment) ?? AnonymousCredentials()
         return try await RegistryClient.withClient(configuration: config, credentials: credentials, logger: logger, body)
+    }
+
+    /// The same, logging warnings and errors to stderr under `label`.
+    func withClient<Result>(
+        environment: [String: String], label: String, _ body: (RegistryClient) async throws -> Result
+    ) async throws -> Result {
+        try await withClient(logger: makeLogger(label: label, level: "warning"), environment: environment, body)
     }
 }
 

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import ImgsyncCore
+import ImgsyncRegistry
+import ImgsyncSync
+
+/// `imgsync add <ref>`: checks that an image (or a tag pattern's match) exists in its registry and
+/// inserts it into the list, keeping the list's comments and layout.
+public struct AddCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add an image reference (or tag pattern) to the image list after checking it exists.",
+        discussion: """
+            The line goes after the last line of the same repository, else after the last line of the \
+            same organisation on the same registry, else at the end. A reference already listed (after \
+            normalisation: debian = docker.io/library/debian:latest) or one that would publish under a \
+            name already taken is refused. The registry is asked with HEAD (with --platform, the image \
+            is resolved to check the platform exists); a tag pattern must match at least one tag. \
+            Exit status: 0 added, 1 refused, 2 unusable list or invocation.
+            """
+    )
+
+    @Argument(help: "Image reference or tag pattern, e.g. ubuntu:24.04, ghcr.io/org/image:v1.*, alpine@sha256:…")
+    var reference: String
+
+    @Option(help: "The image list file to edit.")
+    var images: String = "images.txt"
+
+    @Option(help: "Platform for this image (os/arch[/variant]), written on its line as --platform.")
+    var platform: String?
+
+    @Flag(help: "Published names keep the registry (as the sync is configured); used to detect name collisions.")
+    var keepRegistry = false
+
+    @OptionGroup var registryOptions: RegistryOptions
+
+    public init() {}
+
+    public func validate() throws {
+        do {
+            _ = try ImageList.parseReference(reference)
+            if let platform { _ = try Platform(parsing: platform) }
+        } catch let error as ImgsyncError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    public func run() async throws {
+        let status = try await execute(environment: ProcessInfo.processInfo.environment, console: .standard)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Does the work and returns the exit status; separate from `run` so tests can call it.
+    func execute(environment: [String: String], console: CommandConsole) async throws -> Int32 {
+        let (ref, pattern) = try ImageList.parseReference(reference)
+        do {
+            // Refuse duplicates and collisions before asking the registry.
+            var draft = try ImageListDocument.read(images)
+            try draft.insert(reference, platform: platform, keepRegistry: keepRegistry)
+        } catch let error as ImageListUnreadable {
+            console.err("error: \(error)")
+            return 2
+        } catch let error as ImageListEditError {
+            console.err("error: \(error.message)")
+            return 1
+        }
+
+        let found: String
+        do {
+            found = try await registryOptions.withClient(environment: environment, label: "imgsync.add") { client in
+                if let pattern {
+                    let tags = try await client.listTags(registry: ref.registry, repository: ref.repository)
+                    let matched = pattern.filter(tags)
+                    guard !matched.isEmpty else {
+                        throw ImgsyncError(.notFound, "tag pattern \"\(pattern)\" matches none of the \(tags.count) tags of \(ref.name)")
+                    }
+                    let shown = matched.prefix(10).joined(separator: ", ") + (matched.count > 10 ? ", …" : "")
+                    return "matches \(matched.count) tag\(matched.count == 1 ? "" : "s"): \(shown)"
+                }
+                if let platform {
+                    let image = try await client.resolve(ref, platform: try Platform(parsing: platform))
+                    return "\(image.digest) (\(image.platform?.description ?? platform): \(image.manifestDigest))"
+                }
+                return try await client.headManifest(ref).digest.description
+            }
+        } catch {
+            console.err("error: \(reference) cannot be added: \((error as? ImgsyncError)?.message ?? "\(error)")")
+            return 1
+        }
+
+        // Re-read: the file may have changed while the registry answered.
+        do {
+            var document = try ImageListDocument.read(images)
+            let entry = try document.insert(reference, platform: platform, keepRegistry: keepRegistry)
+            try document.write(to: images)
+            let name = try entry.isPattern ? "one name per matching tag" : entry.reference.publishedName(keepRegistry: keepRegistry).description
+            console.out("added \(entry.normalized) at \(images):\(entry.line) (publishes as \(name)); \(found)")
+            return 0
+        } catch let error as ImageListUnreadable {
+            console.err("error: \(error)")
+            return 2
+        } catch let error as ImageListEditError {
+            console.err("error: \(error.message)")
+            return 1
+        }
+    }
+}
