@@ -220,7 +220,7 @@ import ImgsyncCore
     @Test("RFC 3339 'created' parses to the instant GNU date gives")
     func createdParsesLikeDate() throws {
         let samples = ["2024-02-29T23:59:59Z", "2023-11-23T17:44:01.123456789+02:00", "1999-12-31T23:00:00-05:30",
-                       "1970-01-01T00:00:00Z", "2100-03-01T00:00:00.5Z", "2016-12-31T23:59:60Z"]
+                       "1970-01-01T00:00:00Z", "2100-03-01T00:00:00.5Z"]
         for s in samples {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -233,7 +233,7 @@ import ImgsyncCore
             #expect(SandboxTime.parseRFC3339(s) == Int64(text.trimmingCharacters(in: .newlines)), "\(s)")
         }
         for bad in ["", "2024-02-29", "2024-02-29T12:00:00", "2024-13-01T00:00:00Z", "2024-02-29T12:00:00.Z",
-                    "2024-02-29T12:00:00+0200", "yesterday", "2024-02-29T12:00:00Zjunk"] {
+                    "2024-02-29T12:00:00+0200", "yesterday", "2016-12-31T23:59:60Z", "2024-02-29T12:00:00Zjunk"] {
             #expect(SandboxTime.parseRFC3339(bad) == nil, "\(bad)")
         }
     }

@@ -17,7 +17,7 @@ enum SandboxTime {
         guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, [0x54, 0x74, 0x20].contains(b[10]), b[13] == 0x3A, b[16] == 0x3A,
               let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
               let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else {
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else {
             return nil
         }
         var i = 19
