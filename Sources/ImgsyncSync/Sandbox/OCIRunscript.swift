@@ -23,6 +23,7 @@ enum OCIRunscript {
             # runscript Apptainer 1.5 generates for docker:// images. Apptainer spots the eval line
             # near the end and interprets this file itself, so it needs no shell in the image.
 
+
             """
         if entrypoint.isEmpty && cmd.isEmpty {
             s += """

@@ -93,6 +93,11 @@ public enum SandboxMetadata {
             plan.file("etc/hosts", "", mode: 0o644, policy: .ifAbsent)
             plan.file("etc/resolv.conf", "", mode: 0o644, policy: .ifAbsent)
         }
+        // Left as the image has them: Apptainer adds the calling user to session copies of these
+        // and only warns at run time when they are missing.
+        for name in ["etc/passwd", "etc/group"] where plan.type(name) == nil {
+            warnings.append("\(reference): the image has no /\(name); Apptainer cannot add the calling user to it")
+        }
 
         // §5.4 to §5.9: .singularity.d itself. A non-directory in the way is replaced: the tree
         // is unusable by Apptainer without this directory.

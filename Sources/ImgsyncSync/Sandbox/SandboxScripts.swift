@@ -99,10 +99,14 @@ enum SandboxScripts {
 
     static let startscript = "#!/bin/sh\n"
 
-    private static let sourceEnvironment = """
+    private static let actionHeader = """
         #!/bin/sh
         # Added by imgsync for runtimes older than Apptainer 1.0 / SingularityCE 3.6; newer ones
         # use a built-in action script and never run this file.
+
+        """
+
+    private static let sourceEnvironment = """
         for IMGSYNC_ENVFILE in /.singularity.d/env/*.sh; do
             if [ -f "$IMGSYNC_ENVFILE" ]; then
                 . "$IMGSYNC_ENVFILE"
@@ -114,11 +118,11 @@ enum SandboxScripts {
 
     /// `actions/<name>` for each action.
     static let actions: [(name: String, body: String)] = [
-        ("exec", sourceEnvironment + """
+        ("exec", actionHeader + sourceEnvironment + """
             exec "$@"
 
             """),
-        ("run", sourceEnvironment + """
+        ("run", actionHeader + sourceEnvironment + """
             if [ -x /.singularity.d/runscript ]; then
                 exec /.singularity.d/runscript "$@"
             fi
@@ -126,7 +130,7 @@ enum SandboxScripts {
             exec /bin/sh "$@"
 
             """),
-        ("shell", sourceEnvironment + """
+        ("shell", actionHeader + sourceEnvironment + """
             if [ -n "${APPTAINER_SHELL:-}" ] && [ -x "${APPTAINER_SHELL}" ]; then
                 exec "${APPTAINER_SHELL}" "$@"
             fi
@@ -140,18 +144,17 @@ enum SandboxScripts {
             exec /bin/sh "$@"
 
             """),
-        ("start", """
-            #!/bin/sh
+        ("start", actionHeader + """
             # Old runtimes wait for this signal before starting an instance.
             kill -CONT 1 2>/dev/null
 
-            """ + withoutShebang(sourceEnvironment) + """
+            """ + sourceEnvironment + """
             if [ -x /.singularity.d/startscript ]; then
                 exec /.singularity.d/startscript "$@"
             fi
 
             """),
-        ("test", sourceEnvironment + """
+        ("test", actionHeader + sourceEnvironment + """
             if [ -x /.singularity.d/test ]; then
                 exec /.singularity.d/test "$@"
             fi
@@ -160,10 +163,6 @@ enum SandboxScripts {
 
             """),
     ]
-
-    private static func withoutShebang(_ script: String) -> String {
-        String(script.drop { $0 != "\n" }.dropFirst())
-    }
 
     /// `.singularity.d/Singularity`: the definition a docker:// build is equivalent to.
     static func definition(reference: String) -> String {
