@@ -181,10 +181,15 @@ public final class LayerApplier {
 
 extension LayerApplier {
     /// The type of the path as it stands in the model (no symlink followed at the last component,
-    /// those before it resolved inside the root), or nil when absent.
+    /// those before it resolved inside the root), or nil when absent. A path ending in `.` or `..`
+    /// names the directory it resolves to, as with lstat: `var/.` is `.directory` when `var` is a
+    /// directory or a symlink that leads to one inside the root.
     func lookupType(_ path: PathBytes) -> CatalogEntryType? {
         let comps = path.split(separator: 0x2F, omittingEmptySubsequences: true).map { Array($0) }
         guard let last = comps.last else { return .directory }
+        if last == [0x2E] || last == [0x2E, 0x2E] {
+            return (try? resolveDirectory(comps[...], create: false)) == nil ? nil : .directory
+        }
         guard let dir = try? resolveDirectory(comps.dropLast(), create: false) else { return nil }
         return dir.children[last]?.inode.type
     }

@@ -128,7 +128,9 @@ public final class ImageBuilder {
     }
 
     /// The current state of a path in the tree being built (nil when absent), without following
-    /// symlinks: for generated files that must not replace what the image has.
+    /// a symlink at the last component (earlier ones are resolved inside the root): for generated
+    /// files that must not replace what the image has. `path + "/."` asks whether `path` leads to
+    /// a directory, following a symlink there too.
     public func existingType(_ path: String) -> CatalogEntryType? {
         applier.lookupType(PathBytes(path.utf8))
     }

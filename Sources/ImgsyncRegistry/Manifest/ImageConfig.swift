@@ -13,6 +13,8 @@ public struct ImageConfig: Hashable, Sendable {
     public let labels: [String: String]
     public let workingDir: String?
     public let user: String?
+    /// `created` as the config gives it (RFC 3339), or nil.
+    public let created: String?
     /// `rootfs.diff_ids`: sha256 of each layer's uncompressed tar, in layer order.
     public let diffIDs: [Digest]
 
@@ -31,6 +33,7 @@ public struct ImageConfig: Hashable, Sendable {
             var diff_ids: [String]?
         }
         struct Wire: Decodable {
+            var created: String?
             var os: String?
             var architecture: String?
             var variant: String?
@@ -43,6 +46,7 @@ public struct ImageConfig: Hashable, Sendable {
         } catch {
             throw ImgsyncError(.config, "\(source): malformed image config: \(ManifestDocument.describe(error))")
         }
+        created = wire.created
         os = wire.os
         architecture = wire.architecture
         variant = wire.variant
