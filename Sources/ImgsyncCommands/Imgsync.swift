@@ -8,7 +8,7 @@ public struct Imgsync: AsyncParsableCommand {
         commandName: "imgsync",
         abstract: "Publish container images as unpacked directory trees backed by a SHA-256 object store.",
         subcommands: [
-            ApplyCommand.self, CatalogCommand.self, InspectCommand.self,
+            SyncCommand.self, ApplyCommand.self, CatalogCommand.self, InspectCommand.self,
             AddCommand.self, RemoveCommand.self, CheckCommand.self,
         ]
     )

@@ -61,6 +61,7 @@ import Testing
     func sync(_ env: FakeEnvironment, root: String, _ targets: [SyncTarget], configure: (inout SyncOptions) -> Void = { _ in }) async throws -> SyncReport {
         var options = SyncOptions(root: root)
         options.jobs = 2
+        options.addSandboxMetadata()
         configure(&options)
         var logger = Logger(label: "sync-test")
         logger.logLevel = .warning
@@ -120,6 +121,12 @@ import Testing
             #expect(read(root + "/org/multi:1/arch") == "amd64", "linux/amd64 chosen from the index")
             #expect(read(root + "/org/app:1.0/app/version") == "1.0\n")
             #expect(read(root + "/org/docker:1/app/version") == "1.0\n")
+            // The Apptainer files: 99-base.sh, and the image's ENV exported literally.
+            #expect(FileManager.default.fileExists(atPath: base + "/.singularity.d/env/99-base.sh"))
+            #expect(FileManager.default.fileExists(atPath: base + "/.singularity.d/runscript"))
+            let exported = try await ChildProcess.run(["env", "-i", "/bin/sh", "-c",
+                ". \(base)/.singularity.d/env/10-docker2singularity.sh; printf '%s|%s' \"$GREETING\" \"$PATH\""])
+            #expect(exported == "hello \"world\"|/usr/bin:/bin")
             // The two tags of one image share one tree (image id = config digest).
             let appID = try #require(images["app10"]?.manifests.first?.config)
             let repo = try Repository(root: root)
@@ -140,7 +147,7 @@ import Testing
             // 3. Retag: app:stable now names 1.1 (which shares base and upper); add app:1.1 too.
             try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:1.1")
             try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:stable")
-            let objectsBefore = try countObjects(root)
+            let objectsBefore = try objects(root)
             let second = first + [try target(reg, "org/app:1.1")]
             let r3 = try await sync(env, root: root, second)
             #expect(r3.exitCode == 0, "\(r3.text())")
@@ -154,8 +161,14 @@ import Testing
             #expect(read(root + "/org/app:1.0/app/version") == "1.0\n")
             let app11ID = try #require(images["app11"]?.manifests.first?.config)
             #expect(repo.imageID(of: try PublishedName("org/app:stable"))?.description == app11ID)
-            // Only the new bodies were added: "1.1\n" and "new in 1.1".
-            #expect(try countObjects(root) - objectsBefore == 2)
+            // Only new bodies were added: the layer's "1.1\n" and "new in 1.1", plus the new image's
+            // own Apptainer files (its labels and ENV differ); nothing of the shared base layers.
+            let added = try objects(root).subtracting(objectsBefore)
+            let app11Catalog = try repo.readCatalog(image: try Digest(parsing: app11ID))
+            let sandboxBodies = Set(app11Catalog.filter { $0.path.starts(with: Array(".singularity.d/".utf8)) }.compactMap { $0.sha256?.hex })
+            let layerBodies: Set<String> = [SHA256Hasher.hash(Array("1.1\n".utf8)).hex, SHA256Hasher.hash(Array("new in 1.1".utf8)).hex]
+            #expect(layerBodies.isSubset(of: added), "the new layer's bodies were stored")
+            #expect(added.subtracting(layerBodies).isSubset(of: sandboxBodies), "unexpected new objects: \(added.subtracting(layerBodies).subtracting(sandboxBodies))")
             let unchangedNames = r3.images.filter { $0.outcome == .unchanged }.map(\.name).sorted()
             #expect(unchangedNames == ["org/app:1.0", "org/base:1", "org/docker:1", "org/multi:1"])
 
@@ -221,11 +234,64 @@ import Testing
         }
     }
 
-    func countObjects(_ root: String) throws -> Int {
-        var n = 0
-        for shard in try FileManager.default.contentsOfDirectory(atPath: root + "/.objects") where shard.count == 2 {
-            n += try FileManager.default.contentsOfDirectory(atPath: root + "/.objects/" + shard).filter { !$0.contains(".") }.count
+    @Test func theCommandReadsTheListReportsBadLinesAndWritesJSON() async throws {
+        let imgsync = SyncCrashTests.imgsync
+        try #require(FileManager.default.isExecutableFile(atPath: imgsync), "imgsync is not built at \(imgsync)")
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            let (layout, _) = try await env.layout(Self.imagesJSON(try Self.writeLayers(env)))
+            try await env.push(layout, tag: "multi", to: "\(reg.name)/org/multi:1", all: true)
+            try await env.push(layout, tag: "docker", to: "\(reg.name)/org/docker:1", format: "v2s2")
+            try await env.push(layout, tag: "docker", to: "\(reg.name)/org/docker:2", format: "v2s2")
+            try env.dir.write("images.txt", """
+                # test list
+                \(reg.name)/org/multi:1 --platform linux/arm64/v8
+                \(reg.name)/org/docker:*
+                \(reg.name)/Org/Bad:1
+
+                """)
+            let root = env.dir.file("root"), json = env.dir.file("report.json")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: imgsync)
+            p.arguments = ["sync", "--images", env.dir.file("images.txt"), "--root", root, "--ca-file", env.ca.caCert,
+                           "--json", json, "--log-level", "error"]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            try p.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 1, "a bad line makes the run exit 1: \(output)")
+            #expect(output.contains("images.txt:4"), "the bad line is named: \(output)")
+            #expect(read(root + "/org/multi:1/arch") == "arm64", "the line's --platform wins")
+            #expect(read(root + "/org/docker:1/app/version") == "1.0\n", "glob expanded")
+            #expect(read(root + "/org/docker:2/app/version") == "1.0\n", "glob expanded")
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+            let images = report?["images"] as? [[String: Any]]
+            #expect(images?.count == 3)
+            #expect((report?["listIssues"] as? [String])?.count == 1)
+
+            // An unreadable list: exit 2, nothing removed.
+            let q = Process()
+            q.executableURL = URL(fileURLWithPath: imgsync)
+            q.arguments = ["sync", "--images", env.dir.file("missing.txt"), "--root", root, "--ca-file", env.ca.caCert]
+            q.standardOutput = FileHandle.nullDevice
+            q.standardError = FileHandle.nullDevice
+            try q.run()
+            q.waitUntilExit()
+            #expect(q.terminationStatus == 2)
+            #expect(read(root + "/org/docker:1/app/version") == "1.0\n")
         }
-        return n
+    }
+
+    /// Canonical object names (hex digests) in the store.
+    func objects(_ root: String) throws -> Set<String> {
+        var out = Set<String>()
+        for shard in try FileManager.default.contentsOfDirectory(atPath: root + "/.objects") where shard.count == 2 {
+            for name in try FileManager.default.contentsOfDirectory(atPath: root + "/.objects/" + shard) where !name.contains(".") {
+                out.insert(shard + name)
+            }
+        }
+        return out
     }
 }

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import ImgsyncCore
+import ImgsyncRegistry
+import ImgsyncSync
+import Logging
+
+/// `imgsync sync`: the publisher's scheduled job (DESIGN §3).
+public struct SyncCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Publish every image of the list into the repository; unpublish what left it.",
+        discussion: """
+        Exit status: 0 everything synced; 1 some images or list lines failed (the rest was published);
+        2 bad invocation or unusable configuration (list unreadable, repository locked, hook failed):
+        nothing was published or removed.
+        """
+    )
+
+    @Option(help: "The image list: a file or an https:// URL (OSG docker_images.txt format).")
+    var images = "images.txt"
+
+    @Option(help: "The repository root (default: $IMGSYNC_ROOT).")
+    var root: String?
+
+    @Option(help: "Images built at the same time.")
+    var jobs = 2
+
+    @Option(help: "Platform for entries that do not name one (os/arch[/variant]).")
+    var platform = ImgsyncSync.defaultPlatform
+
+    @Flag(help: "Resolve and report what would change; publish and remove nothing.")
+    var dryRun = false
+
+    @Option(help: "Also write the report as JSON to this file.")
+    var json: String?
+
+    @Flag(help: "Wait for another sync holding the repository lock instead of failing.")
+    var wait = false
+
+    @Flag(help: "Remove de-listed names even if the list shrank a lot or has bad lines.")
+    var force = false
+
+    @Option(help: "Largest fraction of the previous list's entries that may disappear without --force.")
+    var maxRemovalFraction = 0.5
+
+    @Option(help: "How tree files share bodies: auto, hardlink, reflink or copy (copy inside a CVMFS transaction).")
+    var link = "auto"
+
+    @Flag(help: "Publish as <registry>/<repo>:<tag> instead of dropping the registry.")
+    var keepRegistry = false
+
+    @Option(help: "Shell command run before the first change (e.g. 'cvmfs_server transaction repo').")
+    var beforeChange: String?
+
+    @Option(help: "Shell command run after the changes (e.g. 'cvmfs_server publish repo').")
+    var afterChange: String?
+
+    @Option(help: "Keep unreferenced trees this long before garbage collection (e.g. 30m, 12h, 2d).")
+    var grace = "2d"
+
+    @Flag(help: "Skip garbage collection after the sync.")
+    var noGC = false
+
+    @Option(help: "Log level: error, warning, info, debug.")
+    var logLevel = "info"
+
+    @Flag(help: "Put an empty .cvmfscatalog at each image root (bounds CVMFS catalog size).")
+    var cvmfsCatalog = false
+
+    @OptionGroup var registryOptions: RegistryOptions
+
+    public init() {}
+
+    public func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard LinkMode(rawValue: link) != nil else { throw ValidationError("--link must be auto, hardlink, reflink or copy") }
+        guard (0...1).contains(maxRemovalFraction) else { throw ValidationError("--max-removal-fraction must be between 0 and 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of error, warning, info, debug, trace") }
+        do { _ = try Platform(parsing: platform) } catch { throw ValidationError("--platform: \(error)") }
+        if rootPath == nil { throw ValidationError("give --root or set IMGSYNC_ROOT") }
+    }
+
+    var rootPath: String? { root ?? ProcessInfo.processInfo.environment["IMGSYNC_ROOT"] }
+
+    public func run() async throws {
+        let logger = makeLogger(label: "imgsync.sync", level: logLevel)
+        var options = SyncOptions(root: rootPath!)
+        options.jobs = jobs
+        options.dryRun = dryRun
+        options.force = force
+        options.wait = wait
+        options.shrinkLimit = maxRemovalFraction
+        options.linkMode = LinkMode(rawValue: link)!
+        options.beforeChange = beforeChange
+        options.afterChange = afterChange
+        options.addSandboxMetadata(cvmfsCatalog: cvmfsCatalog)
+        let defaultPlatform = try Platform(parsing: platform)
+        let report: SyncReport
+        do {
+            report = try await registryOptions.withClient(logger: logger) { client in
+                let list = try await ImageList.load(images, client: client)
+                let (targets, issues) = await SyncTarget.targets(
+                    of: list, keepRegistry: keepRegistry, defaultPlatform: defaultPlatform, client: client)
+                let engine = try SyncEngine(options: options, client: client, logger: logger)
+                return try await engine.run(targets: targets, listIssues: issues, listEntries: list.entries.count, listName: list.source)
+            }
+        } catch {
+            FileHandle.standardError.write(Data("imgsync sync: \(error)\nnothing was published or removed\n".utf8))
+            throw ExitCode(2)
+        }
+        print(report.text(), terminator: "")
+        if let json {
+            try report.json().write(to: URL(fileURLWithPath: json))
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}

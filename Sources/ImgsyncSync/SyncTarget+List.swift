@@ -1,0 +1,39 @@
+import ImgsyncCore
+import ImgsyncRegistry
+
+extension SyncTarget {
+    /// The sync targets of a parsed list: globs expanded through `tags/list`, names assigned, each
+    /// entry's platform (or `defaultPlatform`). Returns the list's own issues plus expansion issues
+    /// as `file:line: reason` lines.
+    public static func targets(
+        of list: ImageList, keepRegistry: Bool, defaultPlatform: Platform, client: RegistryClient
+    ) async -> (targets: [SyncTarget], issues: [String]) {
+        let (listed, expandIssues) = await ImageList.expand(list, keepRegistry: keepRegistry) { registry, repository in
+            try await client.listTags(registry: registry, repository: repository)
+        }
+        var issues = (list.issues + expandIssues).map(\.description)
+        var targets: [SyncTarget] = []
+        for image in listed {
+            do {
+                let platform = try image.platform.map { try Platform(parsing: $0) } ?? defaultPlatform
+                targets.append(SyncTarget(name: image.name, reference: image.reference, platform: platform,
+                                          origin: "\(list.source):\(image.line)"))
+            } catch {
+                issues.append("\(list.source):\(image.line): \(error)")
+            }
+        }
+        return (targets, issues)
+    }
+}
+
+extension SyncOptions {
+    /// Adds the Apptainer sandbox files to every tree built (DESIGN §2).
+    public mutating func addSandboxMetadata(cvmfsCatalog: Bool = false) {
+        decorate = { builder, image in
+            let arch = image.platform?.architecture ?? image.config.architecture ?? "amd64"
+            return try SandboxMetadata.add(
+                to: builder, config: image.config, reference: image.reference.description, architecture: arch,
+                options: .init(manifestDigest: image.manifestDigest.description, cvmfsCatalog: cvmfsCatalog))
+        }
+    }
+}
