@@ -37,3 +37,11 @@ extension SyncOptions {
         }
     }
 }
+
+extension ImageList {
+    /// The list reduced to the entry on `line` (for `imgsync add --sync`).
+    public func only(line: Int) -> ImageList {
+        ImageList(source: source, entries: entries.filter { $0.line == line }, issues: issues.filter { $0.line == line },
+                  lineCount: lineCount)
+    }
+}

@@ -32,11 +32,20 @@ public struct AddCommand: AsyncParsableCommand {
     @Flag(help: "Published names keep the registry (as the sync is configured); used to detect name collisions.")
     var keepRegistry = false
 
+    @Flag(help: "Publish the new entry now: sync just this entry into --root (nothing is unpublished).")
+    var sync = false
+
+    @Option(help: "Repository root for --sync (default: $IMGSYNC_ROOT).")
+    var root: String?
+
     @OptionGroup var registryOptions: RegistryOptions
 
     public init() {}
 
     public func validate() throws {
+        if sync && (root ?? ProcessInfo.processInfo.environment["IMGSYNC_ROOT"]) == nil {
+            throw ValidationError("--sync needs --root or IMGSYNC_ROOT")
+        }
         do {
             _ = try ImageList.parseReference(reference)
             if let platform { _ = try Platform(parsing: platform) }
@@ -95,13 +104,35 @@ public struct AddCommand: AsyncParsableCommand {
             try document.write(to: images)
             let name = try entry.isPattern ? "one name per matching tag" : entry.reference.publishedName(keepRegistry: keepRegistry).description
             console.out("added \(entry.normalized) at \(images):\(entry.line) (publishes as \(name)); \(found)")
-            return 0
+            return sync ? try await syncEntry(line: entry.line, environment: environment, console: console) : 0
         } catch let error as ImageListUnreadable {
             console.err("error: \(error)")
             return 2
         } catch let error as ImageListEditError {
             console.err("error: \(error.message)")
             return 1
+        }
+    }
+
+    /// `--sync`: publishes the entry on `line` of the list (and nothing else) into the root.
+    func syncEntry(line: Int, environment: [String: String], console: CommandConsole) async throws -> Int32 {
+        let logger = makeLogger(label: "imgsync.add", level: "warning")
+        var options = SyncOptions(root: root ?? environment["IMGSYNC_ROOT"]!)
+        options.removeUnlisted = false
+        options.addSandboxMetadata()
+        do {
+            let report = try await registryOptions.withClient(logger: logger, environment: environment) { client in
+                let list = try await ImageList.load(images, client: client).only(line: line)
+                let (targets, issues) = await SyncTarget.targets(
+                    of: list, keepRegistry: keepRegistry, defaultPlatform: try Platform(parsing: ImgsyncSync.defaultPlatform), client: client)
+                let engine = try SyncEngine(options: options, client: client, logger: logger)
+                return try await engine.run(targets: targets, listIssues: issues, listEntries: list.entries.count, listName: list.source)
+            }
+            console.out(report.text().trimmingCharacters(in: .newlines))
+            return report.exitCode
+        } catch {
+            console.err("error: sync of \(reference) failed: \(error)")
+            return 2
         }
     }
 }

@@ -107,6 +107,22 @@ final class CapturedConsole {
         }
     }
 
+    @Test func addWithSyncPublishesOnlyTheNewEntry() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await populatedRegistry(env)
+            let file = env.dir.file("images.txt")
+            // lib/b:1 is listed but was never synced; --sync must publish only the added entry.
+            try env.dir.write("images.txt", "\(reg.name)/lib/b:1\n")
+            let root = env.dir.file("root")
+            let (status, out) = try await run(["add", "\(reg.name)/lib/a:1", "--images", file, "--ca-file", env.ca.caCert,
+                                               "--sync", "--root", root], env)
+            #expect(status == 0, "\(out.all)")
+            #expect(FileManager.default.fileExists(atPath: root + "/lib/a:1/etc/a"), "\(out.all)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/lib/b:1"))
+            #expect(try read(file).contains("\(reg.name)/lib/a:1"))
+        }
+    }
+
     @Test func addRefusesAPlatformTheImageDoesNotHave() async throws {
         try await withFakeEnvironment { env in
             let reg = try await populatedRegistry(env)
