@@ -34,6 +34,7 @@ import Glibc
         File(path: "lib/x", body: a),                             // same body, other mode: a variant
         File(path: "lib/y", body: b, mtime: TarBuilder.t0 + 1),   // same body, other mtime: a variant
         File(path: "secret/k", body: c, mode: 0o600),
+        File(path: "secret/readme", body: "readme"),                 // o+r, but inside a 0700 directory
         File(path: "empty", body: ""),
     ]
     static let l2 = [File(path: "app/main", body: d, mode: 0o755), File(path: "bin/b2", body: b)]
@@ -118,8 +119,8 @@ import Glibc
         let publishedBytes = published.reduce(Int64(0)) { sum, t in sum + t.values.reduce(Int64(0)) { $0 + Int64($1.body.utf8.count) } }
         #expect(stats.catalogBytes == publishedBytes)
         #expect(abs(stats.dedupRatio - Double(publishedBytes) / Double(distinctBytes + variantBytes)) < 1e-9)
-        // Per tree: `secret/` (0700) and `secret/k` below it.
-        #expect(stats.unreadableByOthers == 4)
+        // Per tree: `secret/` (0700), and `secret/k` and `secret/readme` below it.
+        #expect(stats.unreadableByOthers == 6)
     }
 
     // MARK: reflink on XFS

@@ -19,7 +19,7 @@ enum MaintenanceFormat {
             v /= 1024
             i += 1
         }
-        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+        return i == 0 ? "\(n) B" : String(format: "%.1f", v) + " " + units[i]
     }
 
     static func date(_ d: Date?) -> String {

@@ -87,8 +87,8 @@ extension Verifier {
             }
             if e.linkGroup != 0 {
                 let key = InodeKey(device: d.device, inode: d.inode)
-                if let (firstPath, firstKey) = groups[e.linkGroup] {
-                    if firstKey != key { diffs.append((e.path, "should be a hard link of \"\(firstPath.escapedForDisplay)\" but is a separate inode")) }
+                if let first = groups[e.linkGroup] {
+                    if first.1 != key { diffs.append((e.path, "should be a hard link of \"\(first.0.escapedForDisplay)\" but is a separate inode")) }
                 } else {
                     groups[e.linkGroup] = (e.path, key)
                 }

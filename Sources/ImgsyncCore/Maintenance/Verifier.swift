@@ -173,15 +173,15 @@ public struct Verifier {
         }
         var wrong: [String] = []
         if mode != wantMode { wrong.append("mode \(String(mode, radix: 8)), expected \(String(wantMode, radix: 8))") }
-        if let (sec, nsec) = wantTimes, Int64(st.st_mtim.tv_sec) != sec || UInt32(st.st_mtim.tv_nsec) != nsec {
-            wrong.append("mtime \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec), expected \(sec).\(nsec)")
+        if let t = wantTimes, Int64(st.st_mtim.tv_sec) != t.0 || UInt32(st.st_mtim.tv_nsec) != t.1 {
+            wrong.append("mtime \(st.st_mtim.tv_sec).\(Verifier.nanos(UInt32(st.st_mtim.tv_nsec))), expected \(t.0).\(Verifier.nanos(t.1))")
         }
         guard !wrong.isEmpty else { return }
         var p = VerifyProblem(.objectMetadata, path: o.relativePath, wrong.joined(separator: "; "))
         if repair {
             var ok = chmod(full, mode_t(wantMode)) == 0
-            if ok, let (sec, nsec) = wantTimes {
-                var times = [timespec(tv_sec: Int(sec), tv_nsec: Int(nsec)), timespec(tv_sec: Int(sec), tv_nsec: Int(nsec))]
+            if ok, let t = wantTimes {
+                var times = [timespec(tv_sec: Int(t.0), tv_nsec: Int(t.1)), timespec(tv_sec: Int(t.0), tv_nsec: Int(t.1))]
                 ok = utimensat(AT_FDCWD, full, &times, AT_SYMLINK_NOFOLLOW) == 0
             }
             if ok { p.repaired = true } else { p.message += "; cannot fix it: \(Syscall.errorString(errno))" }
