@@ -9,7 +9,8 @@ extension Verifier {
     /// to the report); counts paths in `report`. `intact` receives, per body, a tree file that was
     /// read and found to hold it (a source to restore a lost object from).
     func checkTree(_ id: Digest, catalog: [CatalogEntry], linkMode: LinkMode?, objectInodes: [InodeKey: Digest],
-                   label: String, report: inout VerifyReport, intact: inout [Digest: PathBytes]) -> [VerifyProblem] {
+                   label: String, report: inout VerifyReport, intact: inout [Digest: PathBytes],
+                   hashOwnInodes: Bool = true) -> [VerifyProblem] {
         let treePath = repository.imagePath(id)
         var st = stat()
         guard lstat(treePath, &st) == 0 else {
@@ -21,7 +22,7 @@ extension Verifier {
         let disk: [PathBytes: DiskEntry]
         do {
             disk = try DiskTree.walk(treePath) { path, entry in
-                guard let e = byPath[path], e.type == .regular, e.size > 0, e.size == entry.size else { return false }
+                guard hashOwnInodes, let e = byPath[path], e.type == .regular, e.size > 0, e.size == entry.size else { return false }
                 return objectInodes[InodeKey(device: entry.device, inode: entry.inode)] == nil
             }
         } catch {
@@ -107,6 +108,36 @@ extension Verifier {
             out.append(VerifyProblem(.treeDifference, image: label, "\(diffs.count - maxDifferencesPerImage) more differences not listed"))
         }
         return out
+    }
+
+    /// Checks one image's tree against its catalog without re-hashing the object store (for the
+    /// sync engine's "is the published tree intact?"). Object inodes are found by name (the
+    /// canonical object and the variant for each file's metadata) and trusted; files with their own
+    /// inode are read and hashed only when `hashContents` is set, otherwise only their size counts.
+    public func checkImage(_ id: Digest, hashContents: Bool = false) -> [VerifyProblem] {
+        let label = Verifier.label(id, [])
+        let catalog: [CatalogEntry]
+        do {
+            catalog = try repository.readCatalog(image: id)
+        } catch {
+            return [VerifyProblem(.missingCatalog, image: label, "\(error)")]
+        }
+        var objectInodes: [InodeKey: Digest] = [:]
+        var probed = Set<String>()
+        for e in catalog where e.type == .regular && e.size > 0 {
+            guard let d = e.sha256 else { continue }
+            let canonical = repository.root + "/" + ObjectStore.relativePath(of: d)
+            let shared = String(UInt32(ObjectStore.sharedMode(e.mode)), radix: 8)
+            for path in [canonical, canonical + ".\(shared).\(e.mtime).\(e.mtimeNsec)"] where probed.insert(path).inserted {
+                var st = stat()
+                if lstat(path, &st) == 0 { objectInodes[InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] = d }
+            }
+        }
+        var report = VerifyReport()
+        var intact: [Digest: PathBytes] = [:]
+        let record = try? repository.readImageRecord(id)
+        return checkTree(id, catalog: catalog, linkMode: record?.linkMode, objectInodes: objectInodes, label: label,
+                         report: &report, intact: &intact, hashOwnInodes: hashContents)
     }
 
     static func nanos(_ n: UInt32) -> String {
