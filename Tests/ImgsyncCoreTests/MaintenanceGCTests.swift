@@ -160,6 +160,20 @@ import Glibc
         #expect(r3.deletions == 0)
     }
 
+    @Test func temporaryFilesOfKilledWritersGoOnceOld() throws {
+        let s = try LayerSandbox()
+        let old = s.root + "/.imgsync/catalogs/chains/" + String(repeating: "ab", count: 32) + ".tmp-999"
+        let fresh = s.root + "/.imgsync/state.json.tmp-998"
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: old))
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: fresh))
+        var times = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
+        utimensat(AT_FDCWD, old, &times, 0)
+        let r = try gc(s, grace: 3600, at: Date())
+        #expect(r.temporaryFilesDeleted == [".imgsync/catalogs/chains/" + String(repeating: "ab", count: 32) + ".tmp-999"])
+        #expect(!Probe.exists(old))
+        #expect(Probe.exists(fresh))
+    }
+
     @Test func gracePeriodParsing() throws {
         #expect(try GracePeriod.parse("0s") == 0)
         #expect(try GracePeriod.parse("30m") == 1800)

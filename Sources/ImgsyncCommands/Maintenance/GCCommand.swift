@@ -70,6 +70,7 @@ public struct GCCommand: ParsableCommand {
             for h in r.imageCatalogsDeleted { out += "would delete .imgsync/catalogs/images/\(h)\n" }
             for h in r.imageRecordsDeleted { out += "would delete .imgsync/images/\(h).json\n" }
             for h in r.chainCatalogsDeleted { out += "would delete .imgsync/catalogs/chains/\(h)\n" }
+            for p in r.temporaryFilesDeleted { out += "would delete \(p)\n" }
             for p in r.objectsDeleted { out += "would delete \(p)\n" }
         }
         for h in r.newlyUnreferenced { out += "unreferenced: sha256:\(h) (grace period starts now)\n" }
@@ -82,8 +83,11 @@ public struct GCCommand: ParsableCommand {
         out += "\(MaintenanceFormat.plural(r.imageCatalogsDeleted.count, "image catalog")), "
         out += "\(MaintenanceFormat.plural(r.imageRecordsDeleted.count, "image record")), "
         out += "\(MaintenanceFormat.plural(r.chainCatalogsDeleted.count, "chain catalog")), "
-        out += "\(MaintenanceFormat.plural(r.objectsDeleted.count, "object")); "
-        out += "\(r.dryRun ? "would free" : "freed") \(MaintenanceFormat.bytes(r.bytesFreed))"
+        out += "\(MaintenanceFormat.plural(r.objectsDeleted.count, "object"))"
+        if !r.temporaryFilesDeleted.isEmpty { out += ", \(MaintenanceFormat.plural(r.temporaryFilesDeleted.count, "temporary file"))" }
+        out += "; "
+        // A dry run cannot tell which object inodes lose their last link with the trees.
+        out += "\(r.dryRun ? "would free at least" : "freed") \(MaintenanceFormat.bytes(r.bytesFreed))"
         out += r.failures.isEmpty ? "" : "; \(MaintenanceFormat.plural(r.failures.count, "failure"))"
         out += r.limitReached ? "; stopped at --max-deletions, run again for the rest" : ""
         return out + "\n"

@@ -16,6 +16,8 @@ public struct GCReport: Codable, Sendable {
     public var imageCatalogsDeleted: [String] = []
     public var imageRecordsDeleted: [String] = []
     public var chainCatalogsDeleted: [String] = []
+    /// Temporary files of interrupted catalog, record or state writes, relative to the root.
+    public var temporaryFilesDeleted: [String] = []
     /// Object files (canonical and variant) deleted, as paths relative to the root.
     public var objectsDeleted: [String] = []
     /// Apparent bytes of the inodes whose last link was removed (tree files with their own inode and
@@ -27,7 +29,8 @@ public struct GCReport: Codable, Sendable {
     public var limitReached = false
 
     public var deletions: Int {
-        treesDeleted.count + imageCatalogsDeleted.count + imageRecordsDeleted.count + chainCatalogsDeleted.count + objectsDeleted.count
+        treesDeleted.count + imageCatalogsDeleted.count + imageRecordsDeleted.count + chainCatalogsDeleted.count
+            + temporaryFilesDeleted.count + objectsDeleted.count
     }
 }
 
@@ -124,6 +127,17 @@ public struct GarbageCollector {
             }
             guard take(&budget, &report) else { break }
             if remove(repository.imageRecordPath(id), &report) { report.imageRecordsDeleted.append(id.hex) }
+        }
+
+        // Temporary names of atomic writes (`<name>.tmp-<pid>`) that a killed writer left behind;
+        // only old ones, in case a writer in this process is between write and rename.
+        for dir in [".imgsync", ".imgsync/images", ".imgsync/catalogs/images", ".imgsync/catalogs/chains"] {
+            for name in repository.directoryNames(repository.root + "/" + dir) where name.contains(".tmp-") {
+                let rel = dir + "/" + name
+                guard let mtime = modificationTime(repository.root + "/" + rel), mtime.addingTimeInterval(grace) <= now else { continue }
+                guard take(&budget, &report) else { break }
+                if remove(repository.root + "/" + rel, &report) { report.temporaryFilesDeleted.append(rel) }
+            }
         }
 
         // 3. Chain catalogs that no remaining image lists and that are older than the grace period
