@@ -185,6 +185,27 @@ import Glibc
         #expect(try verify(s).problems.isEmpty)
     }
 
+    @Test func metadataOfASharedObjectInodeIsRestoredInPlace() throws {
+        let s = try LayerSandbox()
+        let img = try s.apply([layer()], link: .hardlink, name: "org/img:1")
+        let file = img.published.treePath + "/etc/passwd"
+        chmod(file, 0o400)
+        var times = [timespec(tv_sec: 7, tv_nsec: 0), timespec(tv_sec: 7, tv_nsec: 0)]
+        utimensat(AT_FDCWD, file, &times, AT_SYMLINK_NOFOLLOW)
+        let r = try verify(s)
+        #expect(r.problems.count == 2, "mode and mtime of etc/passwd: \(r.problems)")
+        #expect(r.problems.allSatisfy { $0.path == "etc/passwd" })
+        let repaired = try verify(s, repair: true)
+        #expect(repaired.remaining.isEmpty, "\(repaired.remaining)")
+        #expect(repaired.treesRebuilt.isEmpty, "fixed in place, no rebuild")
+        let st = lstatPath(file)
+        #expect(st.map { $0.st_mode & 0o7777 } == 0o444)
+        #expect(st.map { Int64($0.st_mtim.tv_sec) } == TarBuilder.t0)
+        #expect(st.map { $0.st_mtim.tv_nsec } == 123_456_789)
+        #expect(lstatPath(Probe.objectPath(s.root, "root:x:0:0\n"))?.st_ino == st?.st_ino)
+        #expect(try verify(s).problems.isEmpty)
+    }
+
     @Test func corruptObjectIsRestoredFromAnIntactTreeFile() throws {
         let s = try LayerSandbox()
         try s.apply([layer()], link: .copy, name: "org/img:1")

@@ -49,4 +49,28 @@ extension Verifier {
         if imgsync_rename_noreplace(AT_FDCWD, tmp, AT_FDCWD, object) != 0 { throw Syscall.failure("name object", object) }
         named = true
     }
+
+    /// Gives hardlink-mode tree files that are intact object inodes back the mode and mtime their
+    /// catalog entry says, in place. Returns how many inodes were changed.
+    func fixSharedInodeMetadata(_ id: Digest, catalog: [CatalogEntry], objectInodes: [InodeKey: Digest]) -> Int {
+        let tree = repository.imagePath(id)
+        var fixed = 0
+        for e in catalog where e.type == .regular && e.size > 0 {
+            let path = tree + "/" + String(decoding: e.path, as: UTF8.self)
+            var st = stat()
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+                  let d = objectInodes[InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))], d == e.sha256 else { continue }
+            let want = ObjectStore.sharedMode(e.mode)
+            let modeWrong = (st.st_mode & 0o7777) != want
+            let timeWrong = Int64(st.st_mtim.tv_sec) != e.mtime || UInt32(st.st_mtim.tv_nsec) != e.mtimeNsec
+            guard modeWrong || timeWrong else { continue }
+            if modeWrong && chmod(path, want) != 0 { continue }
+            if timeWrong {
+                var times = [timespec(tv_sec: Int(e.mtime), tv_nsec: Int(e.mtimeNsec)), timespec(tv_sec: Int(e.mtime), tv_nsec: Int(e.mtimeNsec))]
+                if utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) != 0 { continue }
+            }
+            fixed += 1
+        }
+        return fixed
+    }
 }

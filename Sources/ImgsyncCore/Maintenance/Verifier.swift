@@ -79,6 +79,19 @@ public struct Verifier {
                 for p in found { add(&report, p) }
                 continue
             }
+            // Metadata changed on an object inode the tree shares: restoring it in place is exact
+            // (every file linked to that inode has the same body, mode and mtime by construction).
+            if fixSharedInodeMetadata(id, catalog: catalog, objectInodes: objectInodes) > 0 {
+                var recheck = VerifyReport()
+                var unused: [Digest: PathBytes] = [:]
+                if checkTree(id, catalog: catalog, linkMode: record?.linkMode, objectInodes: objectInodes, label: label,
+                             report: &recheck, intact: &unused).isEmpty {
+                    for i in found.indices { found[i].repaired = true }
+                    for p in found { add(&report, p) }
+                    log("verify: restored the metadata of object inodes in \(label)")
+                    continue
+                }
+            }
             if !missing.isEmpty {
                 for p in found { add(&report, p) }
                 let first = missing[0]
