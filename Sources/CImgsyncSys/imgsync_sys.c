@@ -16,6 +16,10 @@ int imgsync_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, co
     return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
 }
 
+int imgsync_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_EXCHANGE);
+}
+
 int imgsync_copy_file(int dst_fd, int src_fd, long long size) {
     loff_t in_off = 0, out_off = 0;
     while (size > 0) {

@@ -8,8 +8,9 @@ public struct Imgsync: AsyncParsableCommand {
         commandName: "imgsync",
         abstract: "Publish container images as unpacked directory trees backed by a SHA-256 object store.",
         subcommands: [
-            SyncCommand.self, ApplyCommand.self, CatalogCommand.self, InspectCommand.self,
-            AddCommand.self, RemoveCommand.self, CheckCommand.self,
+            SyncCommand.self, AddCommand.self, RemoveCommand.self, CheckCommand.self,
+            ListCommand.self, GCCommand.self, VerifyCommand.self, StatsCommand.self,
+            InspectCommand.self, ApplyCommand.self, CatalogCommand.self,
         ]
     )
     public init() {}

@@ -8,6 +8,8 @@
 int imgsync_ficlone(int dst_fd, int src_fd);
 /// renameat2 with RENAME_NOREPLACE. Returns 0 or -1 with errno set.
 int imgsync_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+/// renameat2 with RENAME_EXCHANGE: atomically swaps two existing names. Returns 0 or -1 with errno set.
+int imgsync_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 /// copy_file_range loop for a whole file. Returns 0 or -1 with errno set.
 int imgsync_copy_file(int dst_fd, int src_fd, long long size);
 #endif

@@ -151,7 +151,7 @@ public final class ImageBuilder {
         } else {
             try repository.writeAtomically(repository.imageCatalogPath(id), CatalogCodec.encode(catalog))
             let bytes = catalog.reduce(Int64(0)) { $0 + ($1.type == .regular ? $1.size : 0) }
-            try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: catalog.count, bytes: bytes))
+            try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: catalog.count, bytes: bytes, linkMode: linkMode))
             let shardDir = (imagePath as NSString).deletingLastPathComponent
             if mkdir(shardDir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", shardDir) }
             if rename(stagingPath + "/tree", imagePath) != 0 { throw Syscall.failure("publish tree", imagePath) }

@@ -15,14 +15,18 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     public var entries: Int
     public var bytes: Int64
     public var created: Date
+    /// How the tree's files share bodies with the object store (decides their on-disk modes, and
+    /// how `verify --repair` rebuilds the tree). Absent in records written before it existed.
+    public var linkMode: LinkMode?
 
-    public init(imageID: Digest, diffIDs: [Digest], entries: Int, bytes: Int64, created: Date = Date()) {
+    public init(imageID: Digest, diffIDs: [Digest], entries: Int, bytes: Int64, created: Date = Date(), linkMode: LinkMode? = nil) {
         self.imageID = imageID
         self.diffIDs = diffIDs
         self.chainIDs = ChainID.chain(diffIDs)
         self.entries = entries
         self.bytes = bytes
         self.created = created
+        self.linkMode = linkMode
     }
 }
 
@@ -72,6 +76,8 @@ public struct RepositoryState: Codable, Sendable, Equatable {
 
     public init() {}
 }
+
+extension LinkMode: Codable {}
 
 extension Digest: Codable {
     public init(from decoder: any Decoder) throws {

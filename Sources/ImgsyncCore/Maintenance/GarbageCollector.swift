@@ -1,0 +1,248 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// What one GC run did (or, with `dryRun`, would do).
+public struct GCReport: Codable, Sendable {
+    public var dryRun = false
+    /// Trees seen without a name for the first time in this run (their grace period starts now).
+    public var newlyUnreferenced: [String] = []
+    /// Unreferenced trees still inside their grace period: image id hex → when they become eligible.
+    public var pending: [String: Date] = [:]
+    /// Trees that got a name again and left the unreferenced map.
+    public var rereferenced: [String] = []
+    public var treesDeleted: [String] = []
+    public var imageCatalogsDeleted: [String] = []
+    public var imageRecordsDeleted: [String] = []
+    public var chainCatalogsDeleted: [String] = []
+    /// Temporary files of interrupted catalog, record or state writes, relative to the root.
+    public var temporaryFilesDeleted: [String] = []
+    /// Object files (canonical and variant) deleted, as paths relative to the root.
+    public var objectsDeleted: [String] = []
+    /// Apparent bytes of the inodes whose last link was removed (tree files with their own inode and
+    /// objects). Reflink clones share extents, so on XFS/Btrfs the space actually freed may be less.
+    public var bytesFreed: Int64 = 0
+    /// Failures, one per item; none of them stops the run.
+    public var failures: [String] = []
+    /// The run stopped at `maxDeletions`; the rest waits for the next run.
+    public var limitReached = false
+
+    public var deletions: Int {
+        treesDeleted.count + imageCatalogsDeleted.count + imageRecordsDeleted.count + chainCatalogsDeleted.count
+            + temporaryFilesDeleted.count + objectsDeleted.count
+    }
+}
+
+/// Deletes what nothing references any more (DESIGN §3.7), in dependency order: trees no published
+/// name has pointed to for the grace period, then image catalogs and records without a tree, chain
+/// catalogs no image record lists (older than the grace period), then objects no catalog lists.
+///
+/// The caller must hold the repository lock (`Repository.lock`), like every other writer.
+public struct GarbageCollector {
+    public var repository: Repository
+    /// How long a tree stays after its last name went away; also the minimum age of a chain catalog.
+    public var grace: TimeInterval = GracePeriod.defaultSeconds
+    /// Upper bound on deletions (trees, catalogs, records, objects) per run.
+    public var maxDeletions = 100_000
+    public var dryRun = false
+    /// The clock (tests inject one).
+    public var now: () -> Date = Date.init
+    /// Called with each failure and each deletion as it happens (for the log).
+    public var log: (String) -> Void = { _ in }
+
+    public init(repository: Repository) {
+        self.repository = repository
+    }
+
+    public func run() throws -> GCReport {
+        var report = GCReport()
+        report.dryRun = dryRun
+        let now = self.now()
+        var state = try repository.readState()
+        let stateBefore = state
+        let referenced = Set(repository.publishedNames().map(\.imageID.hex))
+        var budget = maxDeletions
+
+        // 1. Trees.
+        var trees = Set(repository.treeIDs().map(\.hex))
+        for hex in state.unreferencedSince.keys.sorted() where referenced.contains(hex) || !trees.contains(hex) {
+            if referenced.contains(hex) { report.rereferenced.append(hex) }
+            state.unreferencedSince[hex] = nil
+        }
+        for hex in trees.sorted() where !referenced.contains(hex) {
+            guard let since = state.unreferencedSince[hex] else {
+                state.unreferencedSince[hex] = now
+                report.newlyUnreferenced.append(hex)
+                report.pending[hex] = now.addingTimeInterval(grace)
+                continue
+            }
+            let eligible = since.addingTimeInterval(grace)
+            guard eligible <= now else {
+                report.pending[hex] = eligible
+                continue
+            }
+            guard budget > 0 else { report.limitReached = true; report.pending[hex] = eligible; continue }
+            budget -= 1
+            if dryRun {
+                report.treesDeleted.append(hex)
+                trees.remove(hex)
+                continue
+            }
+            do {
+                report.bytesFreed += try deleteTree(try Digest(parsing: "sha256:" + hex))
+                report.treesDeleted.append(hex)
+                trees.remove(hex)
+                state.unreferencedSince[hex] = nil
+                log("gc: deleted tree \(hex)")
+            } catch {
+                fail(&report, "cannot delete tree .images/\(hex.prefix(2))/\(hex.dropFirst(2)): \(error)")
+            }
+        }
+        if !dryRun && state != stateBefore {
+            do { try repository.writeState(state) } catch { fail(&report, "cannot record unreferenced trees in \(repository.statePath): \(error)") }
+        }
+
+        // 2. Image catalogs and records without a tree (a name pointing at a missing tree keeps its
+        //    catalog: `verify --repair` rebuilds the tree from it).
+        let keepImages = trees.union(referenced)
+        var remainingImages = Set(repository.imageCatalogIDs().map(\.hex))
+        for id in repository.imageCatalogIDs() where !keepImages.contains(id.hex) {
+            guard take(&budget, &report) else { break }
+            if remove(repository.imageCatalogPath(id), &report) {
+                report.imageCatalogsDeleted.append(id.hex)
+                remainingImages.remove(id.hex)
+            }
+        }
+        var remainingRecords: [ImageRecord] = []
+        for id in repository.imageRecordIDs() {
+            if keepImages.contains(id.hex) {
+                do {
+                    if let r = try repository.readImageRecord(id) { remainingRecords.append(r) }
+                } catch {
+                    fail(&report, "\(error); its chain catalogs are kept")
+                    return finishWithoutObjects(report, "an image record is unreadable")
+                }
+                continue
+            }
+            guard take(&budget, &report) else { break }
+            if remove(repository.imageRecordPath(id), &report) { report.imageRecordsDeleted.append(id.hex) }
+        }
+
+        // Temporary names of atomic writes (`<name>.tmp-<pid>`) that a killed writer left behind;
+        // only old ones, in case a writer in this process is between write and rename.
+        for dir in [".imgsync", ".imgsync/images", ".imgsync/catalogs/images", ".imgsync/catalogs/chains"] {
+            for name in repository.directoryNames(repository.root + "/" + dir) where name.contains(".tmp-") {
+                let rel = dir + "/" + name
+                guard let mtime = modificationTime(repository.root + "/" + rel), mtime.addingTimeInterval(grace) <= now else { continue }
+                guard take(&budget, &report) else { break }
+                if remove(repository.root + "/" + rel, &report) { report.temporaryFilesDeleted.append(rel) }
+            }
+        }
+
+        // 3. Chain catalogs that no remaining image lists and that are older than the grace period
+        //    (a build in progress or a cached prefix for an image about to be synced stays).
+        let listedChains = Set(remainingRecords.flatMap { $0.chainIDs.map(\.hex) })
+        var remainingChains = Set(repository.chainCatalogIDs().map(\.hex))
+        for id in repository.chainCatalogIDs() where !listedChains.contains(id.hex) {
+            let path = repository.chainCatalogPath(id)
+            guard let mtime = modificationTime(path), mtime.addingTimeInterval(grace) <= now else { continue }
+            guard take(&budget, &report) else { break }
+            if remove(path, &report) {
+                report.chainCatalogsDeleted.append(id.hex)
+                remainingChains.remove(id.hex)
+            }
+        }
+
+        // 4. Objects no remaining catalog lists. A catalog that cannot be read stops this step: what
+        //    it references is unknown, so nothing may go.
+        var live: Set<Digest> = [Digest.empty]
+        for hex in remainingImages.sorted() {
+            let path = repository.root + "/.imgsync/catalogs/images/" + hex
+            guard addDigests(path, &live, &report) else { return finishWithoutObjects(report, "image catalog \(path) is unreadable") }
+        }
+        for hex in remainingChains.sorted() {
+            let path = repository.root + "/.imgsync/catalogs/chains/" + hex
+            guard addDigests(path, &live, &report) else { return finishWithoutObjects(report, "chain catalog \(path) is unreadable") }
+        }
+        for object in repository.objectFiles().objects where !live.contains(object.digest) {
+            guard take(&budget, &report) else { break }
+            if dryRun || remove(repository.root + "/" + object.relativePath, &report) {
+                report.objectsDeleted.append(object.relativePath)
+                if object.links == 1 { report.bytesFreed += object.size }
+            }
+        }
+        return report
+    }
+
+    private func finishWithoutObjects(_ report: GCReport, _ why: String) -> GCReport {
+        var r = report
+        fail(&r, "no objects deleted: \(why)")
+        return r
+    }
+
+    private func take(_ budget: inout Int, _ report: inout GCReport) -> Bool {
+        guard budget > 0 else {
+            report.limitReached = true
+            return false
+        }
+        budget -= 1
+        return true
+    }
+
+    private func fail(_ report: inout GCReport, _ message: String) {
+        report.failures.append(message)
+        log("gc: " + message)
+    }
+
+    /// Unlinks a file (not in a dry run). False, with the failure recorded, when it could not.
+    private func remove(_ path: String, _ report: inout GCReport) -> Bool {
+        if dryRun { return true }
+        if unlink(path) != 0 && errno != ENOENT {
+            fail(&report, "cannot delete \(path): \(Syscall.errorString(errno))")
+            return false
+        }
+        log("gc: deleted \(path)")
+        return true
+    }
+
+    private func addDigests(_ path: String, _ live: inout Set<Digest>, _ report: inout GCReport) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            // Deleted in this run (dry run) or vanished: nothing it listed needs keeping.
+            return !FileManager.default.fileExists(atPath: path)
+        }
+        do {
+            for e in try CatalogCodec.decode(Array(data)) where e.type == .regular {
+                if let d = e.sha256 { live.insert(d) }
+            }
+            return true
+        } catch {
+            fail(&report, "\(path): \(error)")
+            return false
+        }
+    }
+
+    private func modificationTime(_ path: String) -> Date? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9)
+    }
+
+    /// Moves the tree out of `.images/` in one rename (so it is never seen half deleted there), then
+    /// removes it. Returns the apparent bytes of inodes whose last link went.
+    private func deleteTree(_ id: Digest) throws -> Int64 {
+        let path = repository.imagePath(id)
+        let doomed = repository.root + "/.imgsync/staging/gc-" + id.hex
+        Repository.removeTree(doomed)
+        if rename(path, doomed) != 0 { throw Syscall.failure("move aside", path) }
+        let bytes = (try? DiskTree.walk(doomed))?.values.reduce(Int64(0)) { sum, e in
+            sum + (e.type == .regular && e.links == 1 ? e.size : 0)
+        } ?? 0
+        Repository.removeTree(doomed)
+        var st = stat()
+        if lstat(doomed, &st) == 0 { throw ImgsyncError(.io, "\(doomed) could not be removed completely") }
+        let shard = (path as NSString).deletingLastPathComponent
+        rmdir(shard)
+        return bytes
+    }
+}

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Sizes and counts of a repository (`imgsync stats`).
+public struct RepositoryStats: Codable, Sendable, Equatable {
+    /// Canonical objects (one per distinct body) and the sum of their sizes.
+    public var objects = 0
+    public var objectBytes: Int64 = 0
+    /// Hardlink-mode variant inodes (a body whose files differ in permission bits or mtime) and the
+    /// bytes they cost: each is a full extra copy of its body.
+    public var variants = 0
+    public var variantBytes: Int64 = 0
+    /// Blocks allocated to all object inodes (canonical and variant), in bytes (`st_blocks * 512`).
+    public var allocatedBytes: Int64 = 0
+    public var trees = 0
+    public var names = 0
+    public var imageCatalogs = 0
+    public var chainCatalogs = 0
+    /// Sum of the regular-file sizes the trees' catalogs list (a hard-link group counted once per
+    /// image): what the trees would take without the object store.
+    public var catalogBytes: Int64 = 0
+    /// `objectBytes + variantBytes`.
+    public var storedBytes: Int64 = 0
+    /// `catalogBytes / storedBytes` (0 when nothing is stored).
+    public var dedupRatio = 0.0
+    /// Tree paths that users other than the owner cannot read (DESIGN §2): regular files without
+    /// o+r, directories without o+r or o+x, and anything below a directory without o+x.
+    public var unreadableByOthers = 0
+    /// Trees whose catalog could not be read (left out of `catalogBytes`).
+    public var treesWithoutCatalog: [String] = []
+
+    public init() {}
+
+    /// Scans the repository. Reads every catalog and walks every tree (no bodies are read).
+    public static func compute(_ repository: Repository) -> RepositoryStats {
+        var s = RepositoryStats()
+        for o in repository.objectFiles().objects {
+            s.allocatedBytes += o.blocks * 512
+            if o.isVariant {
+                s.variants += 1
+                s.variantBytes += o.size
+            } else {
+                s.objects += 1
+                s.objectBytes += o.size
+            }
+        }
+        s.storedBytes = s.objectBytes + s.variantBytes
+        s.names = repository.publishedNames().count
+        s.imageCatalogs = repository.imageCatalogIDs().count
+        s.chainCatalogs = repository.chainCatalogIDs().count
+        for id in repository.treeIDs() {
+            s.trees += 1
+            if let catalog = try? repository.readCatalog(image: id) {
+                var groups = Set<UInt64>()
+                for e in catalog where e.type == .regular {
+                    if e.linkGroup != 0 && !groups.insert(e.linkGroup).inserted { continue }
+                    s.catalogBytes += e.size
+                }
+            } else {
+                s.treesWithoutCatalog.append(id.hex)
+            }
+            if let disk = try? DiskTree.walk(repository.imagePath(id)) {
+                s.unreadableByOthers += unreadableByOthers(disk)
+            }
+        }
+        s.dedupRatio = s.storedBytes > 0 ? Double(s.catalogBytes) / Double(s.storedBytes) : 0
+        return s
+    }
+
+    /// Counts paths of one tree that "other" users cannot read.
+    static func unreadableByOthers(_ disk: [PathBytes: DiskEntry]) -> Int {
+        var traversable: [PathBytes: Bool] = [:]
+        func canEnter(_ dir: PathBytes) -> Bool {
+            if let known = traversable[dir] { return known }
+            let own = (disk[dir]?.mode ?? 0) & 0o001 != 0
+            let result = own && (dir.isEmpty || canEnter(parent(of: dir)))
+            traversable[dir] = result
+            return result
+        }
+        var count = 0
+        for (path, e) in disk {
+            if !path.isEmpty && !canEnter(parent(of: path)) {
+                count += 1
+                continue
+            }
+            switch e.type {
+            case .regular: if e.mode & 0o004 == 0 { count += 1 }
+            case .directory: if e.mode & 0o005 != 0o005 { count += 1 }
+            default: break
+            }
+        }
+        return count
+    }
+
+    static func parent(of path: PathBytes) -> PathBytes {
+        guard let slash = path.lastIndex(of: 0x2F) else { return [] }
+        return Array(path[..<slash])
+    }
+}
