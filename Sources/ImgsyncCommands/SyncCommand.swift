@@ -78,6 +78,7 @@ public struct SyncCommand: AsyncParsableCommand {
         guard (0...1).contains(maxRemovalFraction) else { throw ValidationError("--max-removal-fraction must be between 0 and 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of error, warning, info, debug, trace") }
         do { _ = try Platform(parsing: platform) } catch { throw ValidationError("--platform: \(error)") }
+        do { _ = try GracePeriod.parse(grace) } catch { throw ValidationError("--grace: \(error)") }
         if rootPath == nil { throw ValidationError("give --root or set IMGSYNC_ROOT") }
     }
 
@@ -95,6 +96,18 @@ public struct SyncCommand: AsyncParsableCommand {
         options.beforeChange = beforeChange
         options.afterChange = afterChange
         options.addSandboxMetadata(cvmfsCatalog: cvmfsCatalog)
+        if !noGC {
+            let graceSeconds = try GracePeriod.parse(grace)
+            options.afterSync = { repository in
+                var gc = GarbageCollector(repository: repository)
+                gc.grace = graceSeconds
+                gc.log = { logger.info("\($0)") }
+                let r = try gc.run()
+                for failure in r.failures { logger.warning("gc: \(failure)") }
+                return ["treesDeleted": Int64(r.treesDeleted.count), "objectsDeleted": Int64(r.objectsDeleted.count),
+                        "bytesFreed": r.bytesFreed, "treesPending": Int64(r.pending.count), "failures": Int64(r.failures.count)]
+            }
+        }
         let defaultPlatform = try Platform(parsing: platform)
         let report: SyncReport
         do {

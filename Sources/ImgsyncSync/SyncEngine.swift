@@ -43,9 +43,9 @@ public struct SyncOptions: Sendable {
     public var afterChange: String?
     /// Called on the finished tree before it is published (the Apptainer sandbox files); returns warnings.
     public var decorate: (@Sendable (ImageBuilder, ResolvedImage) throws -> [String])?
-    /// Called after names were published and removed, still under the lock (garbage collection);
-    /// returns figures for the report.
-    public var afterSync: (@Sendable (Repository, inout RepositoryState) throws -> [String: Int64])?
+    /// Called after names were published and removed and the state was written, still under the
+    /// lock (garbage collection, which reads and writes the state itself); returns figures for the report.
+    public var afterSync: (@Sendable (Repository) throws -> [String: Int64])?
 
     public init(root: String) {
         self.root = root
@@ -159,14 +159,14 @@ public final class SyncEngine: @unchecked Sendable {
         }
         if options.removeUnlisted { state.listEntries = listEntries }
         state.lastSync = Date()
+        try repository.writeState(state)
         if let after = options.afterSync {
             do {
-                report.gc = try after(repository, &state)
+                report.gc = try after(repository)
             } catch {
                 logger.warning("garbage collection: \(error)")
             }
         }
-        try repository.writeState(state)
         report.images = results.sorted { $0.name < $1.name }
         if willChange, let hook = options.afterChange {
             do { try runHook(hook, what: "after-change") } catch { report.hookErrors.append("\(error)") }

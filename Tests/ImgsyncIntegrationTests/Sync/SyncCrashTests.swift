@@ -94,34 +94,41 @@ import Testing
         try await withFakeEnvironment { env in
             let reg = try await env.registry()
             let base = try layer(env, seed: 1, files: 1500)
+            // Two long-lived images plus one new image per trial, so that every run has something to
+            // download and build (and something to remove: the previous trial's image).
+            let trials = 24
             var spec: [String] = []
-            for i in 0..<4 {
-                let top = try layer(env, seed: UInt64(10 + i), files: 600)
+            for i in 0..<(trials + 3) {
+                let top = try layer(env, seed: UInt64(10 + i), files: 400)
                 spec.append(#"{"tag":"t\#(i)","manifests":[{"config":{"Env":["N=\#(i)"]},"layers":[{"tar":"\#(base)","compression":"gzip"},{"tar":"\#(top)","compression":"zstd"}]}]}"#)
             }
             let (layout, _) = try await env.layout("[" + spec.joined(separator: ",") + "]")
-            for i in 0..<4 { try await env.push(layout, tag: "t\(i)", to: "\(reg.name)/crash/img\(i):1") }
-            let listA = env.dir.file("a.txt"), listB = env.dir.file("b.txt")
-            try env.dir.write("a.txt", (0..<3).map { "\(reg.name)/crash/img\($0):1" }.joined(separator: "\n") + "\n")
-            try env.dir.write("b.txt", (1..<4).map { "\(reg.name)/crash/img\($0):1" }.joined(separator: "\n") + "\n")
+            for i in 0..<(trials + 3) { try await env.push(layout, tag: "t\(i)", to: "\(reg.name)/crash/img\(i):1") }
+            func list(_ trial: Int) throws -> String {
+                let name = "list-\(trial).txt"
+                try env.dir.write(name, [0, 1, trial + 2].map { "\(reg.name)/crash/img\($0):1" }.joined(separator: "\n") + "\n")
+                return env.dir.file(name)
+            }
 
-            // Calibrate: how long a full sync of list A takes into an empty root.
-            let calibration = env.dir.file("calibration")
+            // Calibrate: how long a full sync of the first list takes into an empty root.
             let t0 = Date()
-            let full = try await sync(env, list: listA, root: calibration)
-            let duration = Date().timeIntervalSince(t0)
+            let full = try await sync(env, list: try list(0), root: env.dir.file("calibration"))
+            var duration = Date().timeIntervalSince(t0)
             #expect(full.status == 0, "calibration sync failed: \(full.output)")
 
             let root = env.dir.file("root")
             var rng = SplitMix64(seed: 42)
             var kills = 0
-            for trial in 0..<24 {
-                // Alternate the lists so that every run builds, publishes and removes something;
-                // --grace 0s makes GC delete the de-listed trees, so they are rebuilt next time.
-                let list = trial % 2 == 0 ? listA : listB
-                let delay = Double.random(in: 0...(duration * 1.1), using: &rng)
-                let r = try await sync(env, list: list, root: root, killAfter: delay)
-                if r.killed { kills += 1 }
+            for trial in 0..<trials {
+                // Kill at a uniformly random moment of a run like the last one that completed.
+                let delay = Double.random(in: 0...(duration * 0.9), using: &rng)
+                let started = Date()
+                let r = try await sync(env, list: try list(trial), root: root, killAfter: delay)
+                if r.killed {
+                    kills += 1
+                } else {
+                    duration = Date().timeIntervalSince(started)
+                }
                 try checkNames(root, trial: trial)
                 let (status, output) = try await verify(root)
                 #expect(status == 0, "trial \(trial) (killed after \(delay) s): verify failed:\n\(output)")
@@ -129,7 +136,7 @@ import Testing
             #expect(kills >= 20, "only \(kills) of 24 runs were killed mid-way")
 
             // Recovery: a normal run completes and cleans what the killed runs left behind.
-            let final = try await sync(env, list: listA, root: root)
+            let final = try await sync(env, list: try list(0), root: root)
             #expect(final.status == 0, "\(final.output)")
             let (status, output) = try await verify(root)
             #expect(status == 0, "\(output)")
@@ -139,6 +146,7 @@ import Testing
             #expect(tmp.isEmpty, "object temporaries left: \(tmp)")
             let names = try Repository(root: root).publishedNames().map(\.name).sorted()
             #expect(names == ["crash/img0:1", "crash/img1:1", "crash/img2:1"], "\(names)")
+            #expect(FileManager.default.fileExists(atPath: root + "/crash/img2:1/.singularity.d/env/99-base.sh"))
         }
     }
 }

@@ -187,6 +187,30 @@ import Testing
             #expect(r5.removed.sorted() == ["org/app:1.1", "org/docker:1"], "\(r5.text())")
             #expect(!FileManager.default.fileExists(atPath: root + "/org/docker:1"))
             #expect(read(root + "/org/base:1/etc/os-release") == "ID=test\n")
+
+            // 6. GC with a tiny grace: the first run notes docker:1's tree as unreferenced, a run after
+            //    the grace period deletes it; published trees stay and verify accepts the repository.
+            let dockerID = try #require(images["docker"]?.manifests.first?.config)
+            let dockerTree = repo.imagePath(try Digest(parsing: dockerID))
+            #expect(FileManager.default.fileExists(atPath: dockerTree))
+            let gcOptions: (inout SyncOptions) -> Void = { options in
+                options.afterSync = { repository in
+                    var gc = GarbageCollector(repository: repository)
+                    gc.grace = 0.3
+                    return ["treesDeleted": Int64(try gc.run().treesDeleted.count)]
+                }
+            }
+            let listed = first.filter { $0.name.description != "org/docker:1" }
+            let g1 = try await sync(env, root: root, listed, configure: gcOptions)
+            #expect(g1.gc?["treesDeleted"] == 0)
+            #expect(FileManager.default.fileExists(atPath: dockerTree), "still within the grace period")
+            try await Task.sleep(for: .milliseconds(400))
+            let g2 = try await sync(env, root: root, listed, configure: gcOptions)
+            #expect(g2.gc?["treesDeleted"] == 1, "\(String(describing: g2.gc))")
+            #expect(!FileManager.default.fileExists(atPath: dockerTree))
+            let verify = try Verifier(repository: try Repository(root: root)).run()
+            #expect(verify.problems.isEmpty, "\(verify.problems)")
+            #expect(read(root + "/org/app:1.0/app/version") == "1.0\n")
         }
     }
 
