@@ -107,7 +107,7 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Waits (bounded) until `path` exists and returns its contents.
-func waitForFile(_ path: String, timeout: TimeInterval = 15) async throws -> String {
+func waitForFile(_ path: String, timeout: TimeInterval = 60) async throws -> String {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if let text = try? String(contentsOfFile: path, encoding: .utf8) { return text }
@@ -133,7 +133,7 @@ func freePort() throws -> Int {
 }
 
 /// Waits (bounded) until something accepts TCP connections on host:port.
-func waitForPort(_ host: String, _ port: Int, timeout: TimeInterval = 15) async throws {
+func waitForPort(_ host: String, _ port: Int, timeout: TimeInterval = 60) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
