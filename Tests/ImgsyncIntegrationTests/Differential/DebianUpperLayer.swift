@@ -132,6 +132,13 @@ enum DebianUpperLayer {
             b.file("bin/imgsync-probe", "#!/bin/sh\necho probe\n", mode: 0o755, mtime: t1)
             b.dir("var/log/", mode: 0o750, mtime: t1)
             b.file("srv/data/deep/file", "deep\n", mtime: t1)
+
+            // umoci 0.4.7 restores the mtime of an entry's direct parent only, so an explicit dir that
+            // gains implied subdirs (opt/app above, via the long name; srv) keeps the unpack time
+            // there, while imgsync applies the header's mtime at the end of the layer (D9). Restating
+            // those dirs after their children (U4, D7) makes the rule the same on both sides.
+            b.dir("opt/app/", mtime: t1)
+            b.dir("srv/", mtime: t1)
         }
     }
 }

@@ -69,7 +69,10 @@ struct UmociDifferentialTests {
             // The comparison must be able to fail: break the umoci tree in two ways and expect both
             // differences to be named.
             #expect(chmod(dir.file("umoci/usr/bin/passwd"), 0o755) == 0)
-            try Data("tampered\n".utf8).write(to: URL(fileURLWithPath: dir.file("umoci/etc/skel/.profile")))
+            let profile = dir.file("umoci/etc/skel/.profile")
+            try Data("tampered\n".utf8).write(to: URL(fileURLWithPath: profile))
+            var times = [timespec(tv_sec: Int(Upper.t1), tv_nsec: 0), timespec(tv_sec: Int(Upper.t1), tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, profile, &times, 0) == 0, "cannot restore the mtime of \(profile)")
             let (status, output) = try await treeCompare(root: dir.file("r-hardlink"), umoci: dir.file("umoci"), link: "hardlink")
             #expect(status == 1, "tree-compare exited \(status) on a tampered tree:\n\(output)")
             #expect(output.contains("umoci \"/usr/bin/passwd\": mode: imgsync=4755 umoci=0755"), "\(output)")
@@ -115,6 +118,7 @@ struct UmociDifferentialTests {
         #expect(t.node("opt/app/sticky")?.mode == 0o1777, who)
         #expect(t.node("var/log")?.mode == 0o750, who)
         #expect(!t.childNames("var/log").isEmpty, "\(t.label): var/log lost its lower children")
+        #expect(t.node("srv")?.mtimeNanoseconds == Upper.t1 * 1_000_000_000, who)
         // Nanosecond mtimes.
         let t1 = Upper.t1 * 1_000_000_000
         #expect(t.node("opt/app/nanotime")?.mtimeNanoseconds == t1 + Int64(Upper.nanoseconds), who)
