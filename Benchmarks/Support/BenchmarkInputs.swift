@@ -49,7 +49,8 @@ public enum BenchmarkInputs {
         var generator = LayerGenerator(seed: seed, fileCount: files, directoryCount: max(1, files / 20))
         generator.sizes = .usrLike
         generator.content = .mixed
-        return generator.generate()
+        let (bytes, summary) = generator.generate()
+        return (bytes, summary)
     }
 
     /// A directory for throwaway trees: on tmpfs (/dev/shm) when it is writable, else the temp dir.
