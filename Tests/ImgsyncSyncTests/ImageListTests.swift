@@ -6,7 +6,10 @@ import Testing
 @testable import ImgsyncSync
 
 /// The real OSG list (746 lines, 562 entries). Read in place, never copied into the repository.
-let osgListPath = ProcessInfo.processInfo.environment["IMGSYNC_OSG_LIST"] ?? "/work/shared/data/osg-docker_images.txt"
+/// `../shared/` beside the checkout, as CI lays it out.
+let osgListPath = ProcessInfo.processInfo.environment["IMGSYNC_OSG_LIST"]
+    ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/data/osg-docker_images.txt").path
 
 func osgListText() throws -> String {
     let data = try #require(FileManager.default.contents(atPath: osgListPath), "the OSG list is missing at \(osgListPath) (set IMGSYNC_OSG_LIST)")
