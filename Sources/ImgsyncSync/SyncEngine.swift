@@ -240,22 +240,16 @@ public final class SyncEngine: @unchecked Sendable {
             guard image.layers.count == image.config.diffIDs.count else {
                 throw ImgsyncError(.manifest, "the manifest lists \(image.layers.count) layers but the config has \(image.config.diffIDs.count) DiffIDs")
             }
-            let stats = try await inFlight.run(imageID) { () async throws -> BuildStats in
+            result = try await inFlight.run(imageID) { [result] () async throws -> ImageResult in
+                var built = result
                 if self.intact(imageID) {
                     try self.repository.link(target.name, to: imageID)
                     self.logger.info("\(target.name): points to the already built image \(imageID)")
-                    return BuildStats()
+                } else {
+                    try await self.buildTree(target, image, into: &built)
                 }
-                return try await self.buildTree(target, image)
+                return built
             }
-            result.layersFetched = stats.layersFetched
-            result.layersReused = stats.layersReused
-            result.bytesFetched = stats.bytesFetched
-            result.objectsAdded = stats.objectsAdded
-            result.bytesAdded = stats.bytesAdded
-            result.bodiesDeduplicated = stats.bodiesDeduplicated
-            result.bytesDeduplicated = stats.bytesDeduplicated
-            result.warnings = stats.warnings
             result.outcome = wasPublished == nil ? .added : .updated
             result.seconds = Date().timeIntervalSince(start)
             let record = NameRecord(
@@ -275,24 +269,20 @@ public final class SyncEngine: @unchecked Sendable {
 
     /// Builds the tree: the longest known chain, then the missing layers streamed from the registry
     /// straight into the layer engine, then the sandbox files, then publish.
-    struct BuildStats: Sendable {
-        var layersFetched = 0, layersReused = 0, objectsAdded = 0, bodiesDeduplicated = 0
-        var bytesFetched: Int64 = 0, bytesAdded: Int64 = 0, bytesDeduplicated: Int64 = 0
-        var warnings: [String] = []
-    }
-
-    func buildTree(_ target: SyncTarget, _ image: ResolvedImage) async throws -> BuildStats {
-        var result = BuildStats()
+    /// Records layers fetched and reused, bytes and objects in `result`.
+    func buildTree(_ target: SyncTarget, _ image: ResolvedImage, into result: inout ImageResult) async throws {
         let options = self.options
         let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, limits: options.limits, gzipEngine: options.gzipEngine))
         let diffIDs = image.config.diffIDs
+        var reused = 0
         if let (k, catalog) = try repository.longestKnownChain(diffIDs) {
             try await onDedicatedThread(name: "imgsync-load") {
                 try builder.value.start(from: catalog, diffIDs: Array(diffIDs[0..<k]))
             }
-            result.layersReused = k
+            reused = k
         }
-        for i in result.layersReused..<image.layers.count {
+        result.layersReused = reused
+        for i in reused..<image.layers.count {
             let descriptor = image.layers[i]
             let mediaType = try LayerMediaType(descriptor.mediaType)
             let label = "layer \(i + 1)/\(image.layers.count) \(descriptor.digest)"
@@ -340,7 +330,6 @@ public final class SyncEngine: @unchecked Sendable {
         result.bytesAdded = builder.value.bytesAdded
         result.bodiesDeduplicated = builder.value.bodiesReused
         result.bytesDeduplicated = builder.value.bytesReused
-        return result
     }
 
     // MARK: helpers
