@@ -59,20 +59,9 @@ public final class Repository {
             for item in items where item.contains(".tmp-") { unlink(root + "/" + dir + "/" + item) }
         }
         // Temporary symlinks of `link` that were never renamed over a name.
-        func sweep(_ dir: String, top: Bool) {
-            guard let items = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-            for item in items {
-                if top && item.hasPrefix(".") { continue }
-                let path = dir + "/" + item
-                if item.hasPrefix(".imgsync-link-") {
-                    unlink(path)
-                    continue
-                }
-                var st = stat()
-                if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { sweep(path, top: false) }
-            }
+        forEachNameEntry { path, name, _ in
+            if (name.split(separator: "/").last ?? "").hasPrefix(".imgsync-link-") { unlink(path) }
         }
-        sweep(root, top: true)
     }
 
     /// Removes a directory tree, first making directories writable (trees hold 0555 and 0000 dirs).

@@ -142,6 +142,18 @@ extension Repository {
     /// `.images/`, with the image id they point to.
     public func publishedNames() -> [(name: String, imageID: Digest)] {
         var out: [(String, Digest)] = []
+        forEachNameEntry { _, name, st in
+            if (st.st_mode & S_IFMT) == S_IFLNK, let n = try? PublishedName(name), let id = imageID(of: n) {
+                out.append((name, id))
+            }
+        }
+        return out
+    }
+
+    /// Visits, in sorted order, every entry of the name directories (the root minus its dot-entries,
+    /// and the directories below): absolute path, name relative to the root, lstat. Directories are
+    /// visited before their contents; symlinks are never followed.
+    func forEachNameEntry(_ visit: (String, String, stat) -> Void) {
         func walk(_ dir: String, _ prefix: String) {
             guard let items = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
             for item in items.sorted() where !(prefix.isEmpty && item.hasPrefix(".")) {
@@ -149,15 +161,11 @@ extension Repository {
                 var st = stat()
                 guard lstat(path, &st) == 0 else { continue }
                 let name = prefix.isEmpty ? item : prefix + "/" + item
-                if (st.st_mode & S_IFMT) == S_IFDIR {
-                    walk(path, name)
-                } else if (st.st_mode & S_IFMT) == S_IFLNK, let n = try? PublishedName(name), let id = imageID(of: n) {
-                    out.append((name, id))
-                }
+                visit(path, name, st)
+                if (st.st_mode & S_IFMT) == S_IFDIR { walk(path, name) }
             }
         }
         walk(root, "")
-        return out
     }
 
     /// Removes a published name (its symlink) and any directories that become empty above it.
