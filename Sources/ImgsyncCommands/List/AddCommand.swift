@@ -66,12 +66,8 @@ public struct AddCommand: AsyncParsableCommand {
             // Refuse duplicates and collisions before asking the registry.
             var draft = try ImageListDocument.read(images)
             try draft.insert(reference, platform: platform, keepRegistry: keepRegistry)
-        } catch let error as ImageListUnreadable {
-            console.err("error: \(error)")
-            return 2
-        } catch let error as ImageListEditError {
-            console.err("error: \(error.message)")
-            return 1
+        } catch {
+            return try listFailure(error, console)
         }
 
         let found: String
@@ -105,12 +101,23 @@ public struct AddCommand: AsyncParsableCommand {
             let name = try entry.isPattern ? "one name per matching tag" : entry.reference.publishedName(keepRegistry: keepRegistry).description
             console.out("added \(entry.normalized) at \(images):\(entry.line) (publishes as \(name)); \(found)")
             return sync ? try await syncEntry(line: entry.line, environment: environment, console: console) : 0
-        } catch let error as ImageListUnreadable {
+        } catch {
+            return try listFailure(error, console)
+        }
+    }
+
+    /// Reports an error reading or editing the list: 2 when the list cannot be read, 1 when the edit
+    /// is refused; other errors are rethrown.
+    private func listFailure(_ error: any Error, _ console: CommandConsole) throws -> Int32 {
+        switch error {
+        case let error as ImageListUnreadable:
             console.err("error: \(error)")
             return 2
-        } catch let error as ImageListEditError {
+        case let error as ImageListEditError:
             console.err("error: \(error.message)")
             return 1
+        default:
+            throw error
         }
     }
 
