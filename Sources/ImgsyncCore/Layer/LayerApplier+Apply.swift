@@ -24,8 +24,13 @@ extension LayerApplier {
                 entriesApplied += 1
             }
             try reader.drain()
+            try flushWrites()
         } catch let e as ImgsyncError {
+            writer.quiesce()
             throw e.inLayer(name)
+        } catch {
+            writer.quiesce()
+            throw error
         }
         if reader.entryCount == 0 { warn("layer \(name) has no entries") }
     }
@@ -175,6 +180,7 @@ extension LayerApplier {
             try remove(existing)
         }
         if targetNode.isOnDisk {
+            try flushWrites()   // the target may still be queued
             // Both fds are fetched right before the call: the directory fd cache is bounded.
             // The source directory is pinned so that opening the destination cannot close its fd.
             let srcDir = fromAufs ? nil : targetNode.parent!

@@ -7,6 +7,7 @@ extension LayerApplier {
     /// Applies every directory's exact mode, xattrs and mtime, children before parents (D9), and
     /// closes cached fds. Call once, after the last layer and any extra files.
     public func finish() throws {
+        try flushWrites()
         try finishDirectory(root)
         for n in openDirs where n.fd >= 0 { closeFd(n) }
         openDirs.removeAll()

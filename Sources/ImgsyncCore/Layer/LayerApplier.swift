@@ -19,8 +19,9 @@ public final class LayerApplier {
     /// Files inside an AUFS `.wh..wh.plnk/` dir, usable only as hardlink sources (D4).
     var aufsLinks: [PathBytes: TreeNode] = [:]
     var aufsDirFd: Int32 = -1
-    var bodyBuffer: [UInt8] = []
     let hasher = SHA256Hasher()
+    /// Hashes and writes small files on its own thread (see `FileWriter` for the ordering rules).
+    let writer: FileWriter
     /// Warnings for the operator (xattrs that could not be applied, empty layers, …).
     public private(set) var warnings: [String] = []
     /// Entries applied in all layers so far.
@@ -38,9 +39,11 @@ public final class LayerApplier {
         root = TreeNode(name: [], parent: nil, inode: Inode(type: .directory, mode: 0o755))
         root.inode.implied = true
         aufsDirFd = auxiliaryFd
+        writer = FileWriter(store: store)
     }
 
     deinit {
+        writer.stop()
         for n in openDirs where n.fd >= 0 {
             Syscall.close(n.fd)
             n.fd = -1
@@ -61,6 +64,8 @@ public final class LayerApplier {
         node.fd = fd
         openDirs.append(node)
         if openDirs.count > LayerApplier.maxOpenDirs {
+            // Queued files may still use the fds about to be closed.
+            try flushWrites()
             var kept: [TreeNode] = []
             for (i, n) in openDirs.enumerated() {
                 if i < LayerApplier.maxOpenDirs / 2 && n !== node && !n.pinned {
@@ -72,6 +77,11 @@ public final class LayerApplier {
             openDirs = kept
         }
         return fd
+    }
+
+    /// Waits until every file handed to the writer thread is on disk; its warnings become ours.
+    func flushWrites() throws {
+        for w in try writer.drain() { warn(w) }
     }
 
     func closeFd(_ node: TreeNode) {
@@ -155,6 +165,7 @@ public final class LayerApplier {
     /// Removes a node and everything below it, from disk and from the model.
     func remove(_ node: TreeNode) throws {
         guard let parent = node.parent else { return }
+        try flushWrites()
         if node.isDirectory {
             for child in Array(node.children.values) { try remove(child) }
             closeFd(node)

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +25,9 @@ public final class ObjectStore {
     /// Variants known to exist, by digest: (mode, sec, nsec, name).
     private var known: [Digest: [(mode: UInt32, sec: Int64, nsec: UInt32, name: PathBytes)]] = [:]
     private let tag: String
+    /// The applier's thread and its writer thread share the store: `placeExisting`, `adopt` and
+    /// `storeEmpty` (and so every cache and counter here) run under this lock.
+    private let lock = NSLock()
 
     /// Objects newly named by this store instance.
     public private(set) var objectsAdded = 0
@@ -123,6 +127,8 @@ public final class ObjectStore {
     /// Places an already-stored body at `dirfd/name` (which must not exist) with the given metadata,
     /// without writing its bytes. Returns false when the store does not hold a usable inode.
     func placeExisting(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes) throws -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
         switch self.mode {
         case .hardlink:
             guard let (ofd, oname) = try lookup(d, mode: UInt32(ObjectStore.sharedMode(mode)), sec: sec, nsec: nsec) else { return false }
@@ -150,6 +156,8 @@ public final class ObjectStore {
     /// Records the body just written to `dirfd/name` (already closed, metadata applied) in the store.
     /// `fd` is an open read fd of that file when the mode needs one (reflink, copy).
     func adopt(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes, fd: Int32) throws {
+        lock.lock()
+        defer { lock.unlock() }
         let (dir, rest) = ObjectStore.split(d)
         let dfd = try subdir(dir)
         switch self.mode {
@@ -194,6 +202,8 @@ public final class ObjectStore {
 
     /// Makes sure the empty body's object exists (tree files of size 0 are never linked to it).
     func storeEmpty() throws {
+        lock.lock()
+        defer { lock.unlock() }
         let d = Digest.empty
         if known[d] != nil { return }
         let (dir, rest) = ObjectStore.split(d)

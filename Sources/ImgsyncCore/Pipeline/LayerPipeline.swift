@@ -23,22 +23,26 @@ public struct LayerDigests: Sendable, Equatable {
     public var uncompressedSize: Int64
 }
 
-/// Download/read → blob SHA-256 → decompress → DiffID SHA-256 on a producer thread, handing
-/// decompressed chunks to the consumer (the tar reader and layer applier) through a small bounded
-/// pool of buffers: decompression and hashing/writing overlap on two cores, memory stays fixed
-/// whatever the layer size, and the compressed blob is never copied or read twice.
+/// Download/read → blob SHA-256 → decompress on a producer thread, handing decompressed chunks to
+/// the consumer (the tar reader and layer applier) through a small bounded pool of buffers; the
+/// consumer hashes each chunk for the DiffID as it takes it. Decompression and hashing/writing
+/// overlap on two cores, memory stays fixed whatever the layer size, and the compressed blob is
+/// never copied or read twice.
 public final class LayerPipeline: ByteChunkSource {
     private let state: PipelineState
     private var thread: Thread?
     private var current: Int = -1
     private var joined = false
+    private let expectedDiffID: Digest?
+    private let diffHasher = SHA256Hasher()
 
     public static let chunkSize = 1 << 20
-    public static let poolSize = 8
+    public static let poolSize = 32
 
     public init(source: any CompressedSource, expect: LayerExpectations, gzipEngine: GzipEngine = .isal,
                 maxBytes: Int64) {
         state = PipelineState(bufferCount: LayerPipeline.poolSize, bufferSize: LayerPipeline.chunkSize)
+        expectedDiffID = expect.diffID
         let state = self.state
         let producer = PipelineProducer(source: source, expect: expect, gzipEngine: gzipEngine, maxBytes: maxBytes, state: state)
         let t = Thread { producer.run() }
@@ -63,18 +67,27 @@ public final class LayerPipeline: ByteChunkSource {
         }
         guard let (index, count) = try state.takeFull() else { return nil }
         current = index
-        return UnsafeRawBufferPointer(rebasing: state.buffers[index][0..<count])
+        let chunk = UnsafeRawBufferPointer(rebasing: state.buffers[index][0..<count])
+        diffHasher.update(chunk)
+        return chunk
     }
 
     /// Waits for the producer and returns the verified digests; throws the producer's error.
     public func finish() throws -> LayerDigests {
         if current >= 0 { state.giveBack(current); current = -1 }
         // Drain anything the consumer did not read (bytes after the tar end still count).
-        while try state.takeFull().map({ state.giveBack($0.0) }) != nil {}
+        while let (index, count) = try state.takeFull() {
+            diffHasher.update(UnsafeRawBufferPointer(rebasing: state.buffers[index][0..<count]))
+            state.giveBack(index)
+        }
         state.waitFinished()
         joined = true
         if let e = state.error { throw e }
-        guard let d = state.result else { throw ImgsyncError(.io, "layer pipeline ended without a result") }
+        guard var d = state.result else { throw ImgsyncError(.io, "layer pipeline ended without a result") }
+        d.diffID = diffHasher.finalize()
+        if let e = expectedDiffID, e != d.diffID {
+            throw ImgsyncError(.digestMismatch, "uncompressed layer digest (DiffID) is \(d.diffID), expected \(e)")
+        }
         return d
     }
 

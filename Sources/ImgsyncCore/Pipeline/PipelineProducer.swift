@@ -1,4 +1,5 @@
-/// The producer side of `LayerPipeline`: read, hash, check magic, decompress, hash, hand over.
+/// The producer side of `LayerPipeline`: read, hash, check magic, decompress, hand over. (The
+/// DiffID is hashed on the consumer's side, which has more time to spare.)
 final class PipelineProducer: @unchecked Sendable {
     // @unchecked: created on the consumer's thread and then used only by the producer thread.
     let source: any CompressedSource
@@ -8,7 +9,6 @@ final class PipelineProducer: @unchecked Sendable {
     let state: PipelineState
 
     private let blobHasher = SHA256Hasher()
-    private let diffHasher = SHA256Hasher()
     private var compressed: Int64 = 0
     private var uncompressed: Int64 = 0
     private var buffer = -1
@@ -73,21 +73,17 @@ final class PipelineProducer: @unchecked Sendable {
             buffer = -1
         }
         let blob = blobHasher.finalize()
-        let diffID = compressed == 0 ? Digest.empty : diffHasher.finalize()
         if let size = expect.size, compressed != size {
             throw ImgsyncError(.sizeMismatch, "blob has \(compressed) bytes but its descriptor says \(size)")
         }
         if let d = expect.digest, d != blob {
             throw ImgsyncError(.digestMismatch, "blob digest is \(blob), expected \(d)")
         }
-        if let d = expect.diffID, d != diffID {
-            throw ImgsyncError(.digestMismatch, "uncompressed layer digest (DiffID) is \(diffID), expected \(d)")
-        }
-        return LayerDigests(blob: blob, diffID: diffID, compressedSize: compressed, uncompressedSize: uncompressed)
+        // The DiffID is filled in and checked by `LayerPipeline.finish`.
+        return LayerDigests(blob: blob, diffID: Digest.empty, compressedSize: compressed, uncompressedSize: uncompressed)
     }
 
     private func emit(_ out: UnsafeRawBufferPointer) throws {
-        diffHasher.update(out)
         uncompressed += Int64(out.count)
         if uncompressed > maxBytes {
             throw ImgsyncError(.limit, "layer expands to more than \(maxBytes) bytes")

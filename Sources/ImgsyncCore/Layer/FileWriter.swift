@@ -1,0 +1,222 @@
+import Foundation
+import CImgsyncSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hashes and writes small regular files (bodies already read into memory) on a thread of its own,
+/// so that one file's SHA-256 and syscalls (create, write, chmod, times, link into the store)
+/// overlap with parsing and applying the entries after it. With the decompression thread that makes
+/// three: on two cores none of them waits for the others' work.
+///
+/// Ordering: the model is updated by the applier at once; only the disk work is deferred. A job
+/// creates a new name in a directory that exists, so it cannot conflict with later creations. Every
+/// operation that touches an existing name (removal, a hardlink to it) or closes a directory fd
+/// calls `drain()` first, and `LayerApplier.apply` drains before it returns or throws, so the disk
+/// matches the model whenever the applier's caller can look. The queue is bounded (bytes and jobs),
+/// so memory stays fixed whatever the layer.
+final class FileWriter: @unchecked Sendable {
+    // @unchecked: `queue`, `head`, `queuedBytes`, `busy`, `stopping`, `failure` and `warnings` are
+    // guarded by `cond`; a job (and the inode it fills in) belongs to the writer thread from
+    // `submit` until the `drain` that waits for it, which orders every later access by the applier.
+    struct Job {
+        let dirfd: Int32
+        let name: PathBytes
+        let body: [UInt8]
+        let inode: Inode
+        let diskMode: mode_t
+        /// The tar entry's name, for errors and warnings.
+        let entry: PathBytes
+    }
+
+    static let maxQueuedBytes = 16 << 20
+    static let maxQueuedJobs = 4096
+
+    private let store: ObjectStore
+    private let hasher = SHA256Hasher()
+    private let cond = NSCondition()
+    private var queue: [Job] = []
+    private var head = 0
+    private var queuedBytes = 0
+    private var busy = false
+    private var stopping = false
+    private var stopped = false
+    private var failure: ImgsyncError?
+    private var warnings: [String] = []
+    // Who sleeps on `cond`, so that a wake-up is sent only when it can let someone go on: the
+    // writer wakes a blocked `submit` once the queue is down to half, not after every file.
+    private var writerWaiting = false
+    private var submitWaiting = false
+    private var drainWaiting = false
+
+    init(store: ObjectStore) {
+        self.store = store
+        let t = Thread { [self] in run() }
+        t.stackSize = 1 << 20
+        t.name = "imgsync-write"
+        t.start()
+    }
+
+    /// Queues a file; waits while the queue is full. Throws the first failure of an earlier job.
+    func submit(_ job: Job) throws {
+        cond.lock()
+        defer { cond.unlock() }
+        while failure == nil && queue.count - head > 0
+                && (queuedBytes + job.body.count > FileWriter.maxQueuedBytes || queue.count - head >= FileWriter.maxQueuedJobs) {
+            submitWaiting = true
+            cond.wait()
+        }
+        submitWaiting = false
+        if let failure { throw failure }
+        queue.append(job)
+        queuedBytes += job.body.count
+        if writerWaiting { cond.broadcast() }
+    }
+
+    /// Waits until every queued file is on disk. Returns the warnings gathered since the last call;
+    /// throws the first failure (which stays: every later call throws it too).
+    @discardableResult
+    func drain() throws -> [String] {
+        cond.lock()
+        defer { cond.unlock() }
+        while head < queue.count || busy {
+            drainWaiting = true
+            cond.wait()
+        }
+        drainWaiting = false
+        if let failure { throw failure }
+        let w = warnings
+        warnings.removeAll()
+        return w
+    }
+
+    /// Waits for the queue to empty without reporting failures (jobs after a failure are skipped):
+    /// used on error paths, so that nothing writes once the caller has seen the error.
+    func quiesce() {
+        cond.lock()
+        while head < queue.count || busy {
+            drainWaiting = true
+            cond.wait()
+        }
+        drainWaiting = false
+        cond.unlock()
+    }
+
+    /// Finishes the queued work and ends the thread.
+    func stop() {
+        cond.lock()
+        stopping = true
+        cond.broadcast()
+        while !stopped { cond.wait() }
+        cond.unlock()
+    }
+
+    private func run() {
+        cond.lock()
+        while true {
+            while head == queue.count && !stopping {
+                writerWaiting = true
+                cond.wait()
+            }
+            writerWaiting = false
+            if head == queue.count { break }
+            let job = queue[head]
+            head += 1
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            busy = true
+            let skip = failure != nil
+            cond.unlock()
+
+            var jobWarnings: [String] = []
+            var jobError: ImgsyncError?
+            if !skip {
+                do {
+                    try write(job, warnings: &jobWarnings)
+                } catch var e as ImgsyncError {
+                    if e.entry == nil { e.entry = job.entry.escapedForDisplay }
+                    jobError = e
+                } catch {
+                    jobError = ImgsyncError(.io, "\(error)", entry: job.entry.escapedForDisplay)
+                }
+            }
+
+            cond.lock()
+            queuedBytes -= job.body.count
+            busy = false
+            if failure == nil { failure = jobError }
+            warnings += jobWarnings
+            let pending = queue.count - head
+            if (drainWaiting && pending == 0) || jobError != nil
+                || (submitWaiting && (queuedBytes <= FileWriter.maxQueuedBytes / 2 && pending <= FileWriter.maxQueuedJobs / 2)) {
+                cond.broadcast()
+            }
+        }
+        stopped = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// One file: hash the body; link (or clone) an equal stored body, or write it and adopt it.
+    private func write(_ job: Job, warnings: inout [String]) throws {
+        let inode = job.inode
+        let sec = inode.mtime, nsec = inode.mtimeNsec
+        if job.body.isEmpty {
+            let fd = try FileOps.create(job.dirfd, job.name)
+            defer { Syscall.close(fd) }
+            try Syscall.chmod(fd: fd, job.diskMode)
+            try Syscall.setTimes(fd: fd, sec: sec, nsec: nsec)
+            warnings += FileOps.applyXattrs(fd: fd, inode, entry: job.entry, mode: store.mode)
+            inode.sha256 = Digest.empty
+            try store.storeEmpty()
+            return
+        }
+        let digest = job.body.withUnsafeBytes { buf -> Digest in
+            hasher.update(buf)
+            return hasher.finalize()
+        }
+        inode.sha256 = digest
+        let size = Int64(job.body.count)
+        let needsXattrs = store.mode != .hardlink && inode.xattrs.contains { FileOps.isApplicable($0.name) }
+        if !needsXattrs,
+           try store.placeExisting(digest, size: size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name) {
+            return
+        }
+        let fd = try FileOps.create(job.dirfd, job.name)
+        defer { Syscall.close(fd) }
+        try job.body.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
+        try Syscall.chmod(fd: fd, job.diskMode)
+        warnings += FileOps.applyXattrs(fd: fd, inode, entry: job.entry, mode: store.mode)
+        try Syscall.setTimes(fd: fd, sec: sec, nsec: nsec)
+        try store.adopt(digest, size: size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name, fd: fd)
+    }
+}
+
+/// Per-file disk operations shared by the applier's thread and the writer thread.
+enum FileOps {
+    /// Creates a new file, never through an existing name (O_EXCL, O_NOFOLLOW).
+    static func create(_ dirfd: Int32, _ name: PathBytes) throws -> Int32 {
+        let fd = name.withCString { p in Syscall.retrying { openat(dirfd, p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) } }
+        if fd < 0 { throw Syscall.failure("create", name.escapedForDisplay) }
+        return fd
+    }
+
+    /// Only `user.*` xattrs are ever applied, and never to shared inodes (D8, DESIGN §2).
+    static func isApplicable(_ name: PathBytes) -> Bool { name.starts(with: userPrefix) }
+    private static let userPrefix = Array("user.".utf8)
+
+    /// Applies the inode's applicable xattrs; returns a warning for each one the filesystem refused.
+    static func applyXattrs(fd: Int32, _ inode: Inode, entry: PathBytes, mode: LinkMode) -> [String] {
+        guard mode != .hardlink else { return [] }
+        var warnings: [String] = []
+        for x in inode.xattrs where isApplicable(x.name) {
+            let r = x.name.withCString { n in x.value.withUnsafeBytes { fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
+            if r != 0 {
+                warnings.append("\(entry.escapedForDisplay): xattr \(x.name.escapedForDisplay) not applied: \(Syscall.errorString(errno))")
+            }
+        }
+        return warnings
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+@testable import ImgsyncCore
+import ImgsyncTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A filesystem that fills up mid-layer: the error names the layer, the tar entry and the cause;
+/// the name published before stays published with its tree intact; nothing of the failed build is
+/// visible. Small files are written by the applier's writer thread, so this is also the path by
+/// which that thread's failures reach the caller.
+@Suite(.serialized) struct DiskFullTests {
+    /// A 2 MiB tmpfs mounted for the test (root only), unmounted afterwards.
+    final class SmallFilesystem {
+        let path: String
+        init() throws {
+            path = NSTemporaryDirectory() + "imgsync-full-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let status = Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "imgsync-test", path])
+            if status != 0 {
+                rmdir(path)
+                throw ImgsyncError(.io, "mount -t tmpfs failed with status \(status)")
+            }
+        }
+        deinit {
+            _ = Self.run("/bin/umount", [path])
+            rmdir(path)
+        }
+        static func run(_ tool: String, _ args: [String]) -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = args
+            do { try p.run() } catch { return -1 }
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+    }
+
+    static func body(_ i: Int, _ size: Int) -> String {
+        let unit = "file \(i) "
+        return String(String(repeating: unit, count: size / unit.count + 1).prefix(size))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func diskFullFailsTheLayerNamingTheEntryAndKeepsThePublishedTree() throws {
+        let fs = try SmallFilesystem()
+        let repository = try Repository(root: fs.path + "/root")
+
+        var first = TarBuilder()
+        first.file("etc/os-release", "ID=test\n")
+        first.file("bin/tool", Self.body(0, 20_000), mode: 0o755)
+        let one = try ImageBuilder(repository: repository, linkMode: .hardlink)
+        try one.apply(LayerInput(source: BytesSource(first.build()), name: "base", expect: LayerExpectations(compression: .none)))
+        let published = try one.publish(as: try PublishedName("org/app:1"))
+        let tree = fs.path + "/root/org/app:1"
+        #expect(FileManager.default.contents(atPath: tree + "/etc/os-release") == Data("ID=test\n".utf8))
+
+        // 64 distinct 64 KiB bodies: 4 MiB, twice what the filesystem holds.
+        var big = TarBuilder()
+        for i in 1...64 { big.file("data/f\(i)", Self.body(i, 64 * 1024)) }
+        let two = try ImageBuilder(repository: repository, linkMode: .hardlink)
+        var caught: ImgsyncError?
+        do {
+            try two.apply(LayerInput(source: BytesSource(big.build()), name: "sha256:feedface", expect: LayerExpectations(compression: .none)))
+            _ = try two.publish(as: try PublishedName("org/app:1"))
+        } catch let e as ImgsyncError {
+            caught = e
+        }
+        let e = try #require(caught, "a layer twice the filesystem's size applied")
+        #expect(e.errno == ENOSPC, "\(e)")
+        #expect(e.layer == "sha256:feedface", "\(e)")
+        #expect(e.entry?.hasPrefix("data/f") == true, "\(e)")
+        #expect(e.description.contains("data/f"), "\(e)")
+
+        // The earlier tree is still the published one, complete.
+        #expect(repository.imageID(of: try PublishedName("org/app:1")) == published.imageID)
+        #expect(FileManager.default.contents(atPath: tree + "/etc/os-release") == Data("ID=test\n".utf8))
+        #expect(FileManager.default.contents(atPath: tree + "/bin/tool")?.count == 20_000)
+        #expect(repository.publishedNames().map { $0.name } == ["org/app:1"])
+
+        // Once the failed builder is gone, its staging tree is too.
+        _ = consume two
+        let staging = (try? FileManager.default.contentsOfDirectory(atPath: fs.path + "/root/.imgsync/staging")) ?? []
+        #expect(staging.isEmpty, "\(staging)")
+    }
+}
