@@ -17,7 +17,8 @@ public struct LayerExpectations: Sendable {
 
 /// What was measured while streaming a blob.
 public struct LayerDigests: Sendable, Equatable {
-    public var blob: Digest
+    /// The blob's digest, computed (and checked) only when `LayerExpectations.digest` was given.
+    public var blob: Digest?
     public var diffID: Digest
     public var compressedSize: Int64
     public var uncompressedSize: Int64

@@ -8,7 +8,8 @@ final class PipelineProducer: @unchecked Sendable {
     let maxBytes: Int64
     let state: PipelineState
 
-    private let blobHasher = SHA256Hasher()
+    /// Only when a digest is expected: a registry download is verified by the client already.
+    private lazy var blobHasher: SHA256Hasher? = expect.digest == nil ? nil : SHA256Hasher()
     private var compressed: Int64 = 0
     private var uncompressed: Int64 = 0
     private var buffer = -1
@@ -54,7 +55,7 @@ final class PipelineProducer: @unchecked Sendable {
             if let size = expect.size, compressed > size {
                 throw ImgsyncError(.sizeMismatch, "blob is longer than its descriptor's \(size) bytes")
             }
-            blobHasher.update(chunk)
+            blobHasher?.update(chunk)
             if !checked {
                 prefix += chunk.prefix(8 - prefix.count)
                 if prefix.count >= 8 {
@@ -72,11 +73,11 @@ final class PipelineProducer: @unchecked Sendable {
             state.pushFull(buffer, filled)
             buffer = -1
         }
-        let blob = blobHasher.finalize()
+        let blob = blobHasher?.finalize()
         if let size = expect.size, compressed != size {
             throw ImgsyncError(.sizeMismatch, "blob has \(compressed) bytes but its descriptor says \(size)")
         }
-        if let d = expect.digest, d != blob {
+        if let d = expect.digest, let blob, d != blob {
             throw ImgsyncError(.digestMismatch, "blob digest is \(blob), expected \(d)")
         }
         // The DiffID is filled in and checked by `LayerPipeline.finish`.
