@@ -56,6 +56,11 @@ public struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Shell command run after the changes (e.g. 'cvmfs_server publish repo').")
     var afterChange: String?
 
+    @Option(name: .customLong("lock-file"), help: ArgumentHelp(
+        "Lock file (default: $IMGSYNC_LOCK_FILE, else <root>/.imgsync/lock).",
+        discussion: "Put it outside the root when the root is read-only between transactions (CVMFS)."))
+    var lockFile: String?
+
     @Option(help: "Keep unreferenced trees this long before garbage collection (e.g. 30m, 12h, 2d).")
     var grace = "2d"
 
@@ -95,6 +100,7 @@ public struct SyncCommand: AsyncParsableCommand {
         options.linkMode = LinkMode(rawValue: link)!
         options.beforeChange = beforeChange
         options.afterChange = afterChange
+        options.lockFile = lockFile
         options.addSandboxMetadata(cvmfsCatalog: cvmfsCatalog)
         if !noGC {
             let graceSeconds = try GracePeriod.parse(grace)
@@ -106,6 +112,13 @@ public struct SyncCommand: AsyncParsableCommand {
                 for failure in r.failures { logger.warning("gc: \(failure)") }
                 return ["treesDeleted": Int64(r.treesDeleted.count), "objectsDeleted": Int64(r.objectsDeleted.count),
                         "bytesFreed": r.bytesFreed, "treesPending": Int64(r.pending.count), "failures": Int64(r.failures.count)]
+            }
+            options.gcHasWork = { repository in
+                var gc = GarbageCollector(repository: repository)
+                gc.grace = graceSeconds
+                gc.dryRun = true
+                let r = try gc.run()
+                return r.deletions > 0 || !r.newlyUnreferenced.isEmpty || !r.rereferenced.isEmpty
             }
         }
         let defaultPlatform = try Platform(parsing: platform)

@@ -41,6 +41,12 @@ public struct SyncOptions: Sendable {
     /// `publish`); only when something changes.
     public var beforeChange: String?
     public var afterChange: String?
+    /// The lock file (default `<root>/.imgsync/lock`); outside the root when the root is read-only
+    /// between transactions (CVMFS).
+    public var lockFile: String?
+    /// Whether garbage collection has work to do (a dry run), asked only when a before-change hook is
+    /// set and nothing else changes: GC writes the root too, so it needs the transaction.
+    public var gcHasWork: (@Sendable (Repository) throws -> Bool)?
     /// Called on the finished tree before it is published (the Apptainer sandbox files); returns warnings.
     public var decorate: (@Sendable (ImageBuilder, ResolvedImage) throws -> [String])?
     /// Called after names were published and removed and the state was written, still under the
@@ -79,7 +85,7 @@ public final class SyncEngine: @unchecked Sendable {
         var report = SyncReport(root: repository.root, list: listName, started: started)
         report.dryRun = options.dryRun
         report.listIssues = listIssues
-        try repository.lock(wait: options.wait)
+        try repository.lock(wait: options.wait, at: options.lockFile)
         var state = try repository.readState()
 
         // 1. Which images changed? HEAD only.
@@ -127,10 +133,24 @@ public final class SyncEngine: @unchecked Sendable {
             return report
         }
 
-        // 3. Change: hook, builds, removals, GC, state, hook.
-        let willChange = !pending.isEmpty || !leaving.isEmpty
+        // 3. Change: hook, builds, removals, GC, state, hook. With a before-change hook, nothing is
+        //    written under the root unless something changes, and then only after the hook ran
+        //    (the root may be a CVMFS repository, read-only outside `cvmfs_server transaction`).
+        var willChange = !pending.isEmpty || !leaving.isEmpty
+        if !willChange, options.beforeChange != nil, let gcHasWork = options.gcHasWork {
+            do { willChange = try gcHasWork(repository) } catch { logger.warning("garbage collection (dry run): \(error)") }
+        }
+        if !willChange && options.beforeChange != nil {
+            logger.info("nothing changed; the before-change hook was not run and nothing under \(repository.root) was written")
+            report.rootUntouched = true
+            report.images = results.sorted { $0.name < $1.name }
+            report.seconds = Date().timeIntervalSince(started)
+            return report
+        }
         if willChange, let hook = options.beforeChange {
             try runHook(hook, what: "before-change")
+            // Now writable: what an interrupted run left (it could not be removed at lock time).
+            repository.cleanStaging()
         }
         progress.begin(total: pending.count)
         let display = progress.display()
@@ -154,7 +174,7 @@ public final class SyncEngine: @unchecked Sendable {
                 report.removed.append(name)
                 logger.info("removed \(name): no longer listed")
             } catch {
-                report.hookErrors.append("could not remove \(name): \(error)")
+                report.removalErrors.append("\(name): \(error)")
             }
         }
         if options.removeUnlisted { state.listEntries = listEntries }

@@ -61,6 +61,11 @@ public struct SyncReport: Codable, Sendable {
     /// Why names that left the list were kept (shrink guard, list errors), if they were.
     public var removalHeld: String?
     public var hookErrors: [String] = []
+    /// Names that left the list but could not be unpublished.
+    public var removalErrors: [String] = []
+    /// With a before-change hook and nothing to change, the run wrote nothing under the root
+    /// (which may be read-only outside a transaction).
+    public var rootUntouched = false
     public var gc: [String: Int64]?
 
     public init(root: String, list: String, started: Date) {
@@ -78,9 +83,9 @@ public struct SyncReport: Codable, Sendable {
         images.contains { $0.outcome == .added || $0.outcome == .updated } || !removed.isEmpty
     }
 
-    /// 0 everything synced; 1 some images or list lines failed, or a hook failed.
+    /// 0 everything synced; 1 some images or list lines failed, a name could not be removed, or a hook failed.
     public var exitCode: Int32 {
-        (count(.failed) > 0 || !listIssues.isEmpty || !hookErrors.isEmpty) ? 1 : 0
+        (count(.failed) > 0 || !listIssues.isEmpty || !hookErrors.isEmpty || !removalErrors.isEmpty) ? 1 : 0
     }
 
     /// The human summary printed at the end of a run.
@@ -92,6 +97,7 @@ public struct SyncReport: Codable, Sendable {
         }
         for name in removed { out += "removed: \(name)\n" }
         if let held = removalHeld { out += "kept: \(held)\n" }
+        for e in removalErrors { out += "not removed: \(e)\n" }
         for h in hookErrors { out += "hook: \(h)\n" }
         let verb = dryRun ? "would change" : "updated"
         out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "

@@ -26,12 +26,18 @@ public final class Repository {
         Syscall.close(rootFd)
     }
 
-    /// Takes the repository lock (flock on `.imgsync/lock`). Without `wait`, a held lock is an error
-    /// naming the holder's pid.
-    public func lock(wait: Bool = false) throws {
+    /// Takes the repository lock: flock on `path`, else on `$IMGSYNC_LOCK_FILE`, else on
+    /// `<root>/.imgsync/lock`. Without `wait`, a held lock is an error naming the holder's pid.
+    public func lock(wait: Bool = false, at path: String? = nil) throws {
         if lockFd >= 0 { return }
-        let path = root + "/.imgsync/lock"
-        let fd = try Syscall.openPath(path, flags: O_RDWR | O_CREAT, mode: 0o644)
+        let path = path ?? ProcessInfo.processInfo.environment["IMGSYNC_LOCK_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? root + "/.imgsync/lock"
+        let fd: Int32
+        do {
+            fd = try Syscall.openPath(path, flags: O_RDWR | O_CREAT, mode: 0o644)
+        } catch let e as ImgsyncError where e.errno == EROFS {
+            throw ImgsyncError(.config, "cannot create the lock file \(path): the file system is read-only; for a root that is read-only outside a transaction (CVMFS), pass --lock-file with a path outside it and open the transaction with --before-change", errno: EROFS)
+        }
         if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             Syscall.close(fd)
@@ -41,11 +47,12 @@ public final class Repository {
         let pid = Array("\(getpid())\n".utf8)
         pid.withUnsafeBytes { _ = pwrite(fd, $0.baseAddress, $0.count, 0) }
         lockFd = fd
-        // With the lock held, staging directories left by earlier processes are dead.
-        cleanStaging()
+        // With the lock held, staging directories left by earlier processes are dead. (A read-only
+        // root keeps them until it is writable: `SyncEngine` cleans again after its before-change hook.)
+        if access(root, W_OK) == 0 { cleanStaging() }
     }
 
-    func cleanStaging() {
+    public func cleanStaging() {
         let staging = root + "/.imgsync/staging"
         guard let items = try? FileManager.default.contentsOfDirectory(atPath: staging) else { return }
         for item in items { Repository.removeTree(staging + "/" + item) }

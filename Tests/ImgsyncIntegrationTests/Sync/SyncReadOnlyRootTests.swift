@@ -1,0 +1,97 @@
+import Foundation
+import ImgsyncCore
+import ImgsyncRegistry
+import ImgsyncTestSupport
+import Logging
+import Testing
+@testable import ImgsyncSync
+
+/// The CVMFS publisher's setup: the root is read-only except inside a transaction, which the
+/// before-change hook opens and the after-change hook publishes. A read-only bind mount of the root
+/// stands in for CVMFS, and the hooks remount it read-write and back. With nothing to change the sync
+/// writes nothing and runs no hook; with a change it writes only between the hooks.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SyncReadOnlyRootTests {
+    static func sh(_ command: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { throw ImgsyncError(.io, "`\(command)` exited with \(p.terminationStatus)") }
+    }
+
+    func sync(_ env: FakeEnvironment, root: String, _ targets: [SyncTarget], configure: (inout SyncOptions) -> Void = { _ in }) async throws -> SyncReport {
+        var options = SyncOptions(root: root)
+        options.addSandboxMetadata()
+        configure(&options)
+        var logger = Logger(label: "sync-test")
+        logger.logLevel = .warning
+        return try await env.withClient { client in
+            let engine = try SyncEngine(options: options, client: client, logger: logger)
+            return try await engine.run(targets: targets, listIssues: [], listEntries: targets.count, listName: "test")
+        }
+    }
+
+    func target(_ reg: LocalRegistry, _ repoTag: String) throws -> SyncTarget {
+        SyncTarget(name: try PublishedName(repoTag), reference: try ImageReference(parsing: "\(reg.name)/\(repoTag)"),
+                   platform: .linuxAMD64, origin: "test:1")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "bind mounts need root"))
+    func aReadOnlyRootIsWrittenOnlyBetweenTheHooks() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            let (layout, _) = try await env.layout(SyncEndToEndTests.imagesJSON(try SyncEndToEndTests.writeLayers(env)))
+            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1")
+            try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:2")
+            let root = env.dir.file("root")
+            let lock = env.dir.file("imgsync.lock")
+            let before = env.dir.file("before-ran"), after = env.dir.file("after-ran")
+            let one = [try target(reg, "org/app:1")]
+            let r0 = try await sync(env, root: root, one)
+            #expect(r0.exitCode == 0, "\(r0.text())")
+
+            try Self.sh("mount --bind '\(root)' '\(root)' && mount -o remount,ro,bind '\(root)'")
+            defer { try? Self.sh("umount '\(root)'") }
+            #expect(access(root, W_OK) != 0, "the root is read-only now")
+            func hooks(_ o: inout SyncOptions) {
+                o.lockFile = lock
+                o.beforeChange = "touch '\(before)' && mount -o remount,rw,bind \"$IMGSYNC_ROOT\""
+                o.afterChange = "mount -o remount,ro,bind \"$IMGSYNC_ROOT\" && touch '\(after)'"
+            }
+
+            // Without a lock file outside it, the read-only root is a clear configuration error.
+            let refused = await #expect(throws: ImgsyncError.self) {
+                _ = try await sync(env, root: root, one) { $0.beforeChange = "true" }
+            }
+            #expect(refused?.description.contains("--lock-file") == true && refused?.description.contains("read-only") == true,
+                    "\(String(describing: refused))")
+
+            // Nothing to change: no hook, nothing written (a write would fail with EROFS), exit 0.
+            let r1 = try await sync(env, root: root, one, configure: hooks)
+            #expect(r1.exitCode == 0, "\(r1.text())")
+            #expect(r1.rootUntouched)
+            #expect(r1.count(.unchanged) == 1)
+            #expect(!FileManager.default.fileExists(atPath: before) && !FileManager.default.fileExists(atPath: after))
+
+            // A new entry: the hooks open and close the "transaction" around the build.
+            let r2 = try await sync(env, root: root, one + [try target(reg, "org/app:2")], configure: hooks)
+            #expect(r2.exitCode == 0, "\(r2.text())")
+            #expect(r2.count(.added) == 1 && r2.count(.unchanged) == 1, "\(r2.text())")
+            #expect(FileManager.default.fileExists(atPath: before) && FileManager.default.fileExists(atPath: after))
+            #expect(try String(contentsOfFile: root + "/org/app:2/app/version", encoding: .utf8) == "1.1\n")
+            #expect(access(root, W_OK) != 0, "the after-change hook made the root read-only again")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.imgsync/staging").isEmpty)
+
+            // Dropping the entry is a change too: unpublished inside the transaction.
+            try FileManager.default.removeItem(atPath: before)
+            let r3 = try await sync(env, root: root, [try target(reg, "org/app:2")]) {
+                hooks(&$0)
+                $0.force = true
+            }
+            #expect(r3.removed == ["org/app:1"], "\(r3.text())")
+            #expect(FileManager.default.fileExists(atPath: before))
+            #expect(!FileManager.default.fileExists(atPath: root + "/org/app:1"))
+        }
+    }
+}
