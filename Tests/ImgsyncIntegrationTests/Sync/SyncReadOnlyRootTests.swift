@@ -20,16 +20,9 @@ import Testing
         if p.terminationStatus != 0 { throw ImgsyncError(.io, "`\(command)` exited with \(p.terminationStatus)") }
     }
 
+    /// The end-to-end suite's sync helper (the engine with the sandbox metadata, as `imgsync sync`).
     func sync(_ env: FakeEnvironment, root: String, _ targets: [SyncTarget], configure: (inout SyncOptions) -> Void = { _ in }) async throws -> SyncReport {
-        var options = SyncOptions(root: root)
-        options.addSandboxMetadata()
-        configure(&options)
-        var logger = Logger(label: "sync-test")
-        logger.logLevel = .warning
-        return try await env.withClient { client in
-            let engine = try SyncEngine(options: options, client: client, logger: logger)
-            return try await engine.run(targets: targets, listIssues: [], listEntries: targets.count, listName: "test")
-        }
+        try await SyncEndToEndTests().sync(env, root: root, targets, configure: configure)
     }
 
     func target(_ reg: LocalRegistry, _ repoTag: String) throws -> SyncTarget {
