@@ -111,16 +111,25 @@ public struct CheckCommand: AsyncParsableCommand {
                       images: images, problems: ordered, ok: ordered.isEmpty)
     }
 
-    /// HEADs every image, `jobs` at a time; results in the order of `images`.
+    /// HEADs every image, `jobs` at a time; results in the order of `images`. An entry with its own
+    /// `--platform` is resolved instead (index, then platform selection), so that a platform the
+    /// image does not have is a problem on its line, as `imgsync add` refuses it.
     static func headAll(_ images: [ListedImage], client: RegistryClient, jobs: Int) async -> [Result<Digest, any Error>] {
         var results = [Result<Digest, any Error>?](repeating: nil, count: images.count)
         await withTaskGroup(of: (Int, Result<Digest, any Error>).self) { group in
             var next = 0
             func start() {
-                let index = next, reference = images[index].reference
+                let index = next, reference = images[index].reference, platform = images[index].platform
                 next += 1
                 group.addTask {
-                    do { return (index, .success(try await client.headManifest(reference).digest)) } catch { return (index, .failure(error)) }
+                    do {
+                        if let platform {
+                            return (index, .success(try await client.resolve(reference, platform: try Platform(parsing: platform)).digest))
+                        }
+                        return (index, .success(try await client.headManifest(reference).digest))
+                    } catch {
+                        return (index, .failure(error))
+                    }
                 }
             }
             while next < min(jobs, images.count) { start() }
