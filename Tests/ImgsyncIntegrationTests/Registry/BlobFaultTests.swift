@@ -369,12 +369,12 @@ import Testing
             #expect(zip(offsets, offsets.dropFirst()).allSatisfy { $0 < $1 }, "\(ranges)")
             #expect(ranges.dropFirst().allSatisfy { $0?.hasPrefix("bytes=") == true && $0?.hasSuffix("-") == true }, "\(ranges)")
 
-            // 60 kB at 12 kB/s: five seconds in all, longer than the 2 s idle-read timeout, never idle that long.
+            // 60 kB at 12 kB/s: five seconds in all, longer than the 3 s idle-read timeout, never idle that long.
             let small = FakeImage.make(layerSizes: [60_000], seed: 3)
             let trickle = Reply.bytes(small.layers[0]).with { $0.trickle = 12_000 }
             let reg = try await env.server("127.0.0.1", [Route("*", "/v2/", .json("{}")), Route("GET", "/v2/lib/a/blobs/\(small.layerDigests[0])", trickle)])
             let trickleStart = Date()
-            let bytes = try await env.withClient({ $0.readTimeout = .seconds(2) }) {
+            let bytes = try await env.withClient({ $0.readTimeout = .seconds(3) }) {
                 try await drain($0.fetchBlob(ImageReference(parsing: "\(reg.name)/lib/a:1"), descriptor: small.layerDescriptor()))
             }
             #expect(bytes == small.layers[0])
