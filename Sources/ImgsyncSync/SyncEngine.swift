@@ -306,7 +306,7 @@ public final class SyncEngine: @unchecked Sendable {
             let descriptor = image.layers[i]
             let mediaType = try LayerMediaType(descriptor.mediaType)
             let label = "layer \(i + 1)/\(image.layers.count) \(descriptor.digest)"
-            logger.info("\(target.name): fetching \(label) (\(SyncReport.bytes(descriptor.size)))")
+            logger.info("\(target.name): fetching \(label) (\(ByteCount.format(descriptor.size)))")
             let bridge = BlobBridge()
             progress.layer(target.name.description, i + 1, of: image.layers.count, size: descriptor.size, bridge: bridge)
             let blob = client.fetchBlob(target.reference, descriptor: descriptor)

@@ -102,8 +102,8 @@ public struct SyncReport: Codable, Sendable {
         let verb = dryRun ? "would change" : "updated"
         out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
         out += "\(count(.unchanged)) unchanged, \(removed.count) removed, \(count(.failed)) failed; "
-        out += "fetched \(SyncReport.bytes(bytesFetched)), \(objectsAdded) new objects (\(SyncReport.bytes(bytesAdded))), "
-        out += "\(SyncReport.bytes(bytesDeduplicated)) deduplicated; \(String(format: "%.1f", seconds)) s\n"
+        out += "fetched \(ByteCount.format(bytesFetched)), \(objectsAdded) new objects (\(ByteCount.format(bytesAdded))), "
+        out += "\(ByteCount.format(bytesDeduplicated)) deduplicated; \(String(format: "%.1f", seconds)) s\n"
         return out
     }
 
@@ -112,16 +112,5 @@ public struct SyncReport: Codable, Sendable {
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         e.dateEncodingStrategy = .iso8601
         return try e.encode(self)
-    }
-
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var v = Double(n)
-        var i = 0
-        while v >= 1000 && i < units.count - 1 {
-            v /= 1000
-            i += 1
-        }
-        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
     }
 }

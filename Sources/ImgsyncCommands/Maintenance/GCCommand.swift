@@ -87,7 +87,7 @@ public struct GCCommand: ParsableCommand {
         if !r.temporaryFilesDeleted.isEmpty { out += ", \(MaintenanceFormat.plural(r.temporaryFilesDeleted.count, "temporary file"))" }
         out += "; "
         // A dry run cannot tell which object inodes lose their last link with the trees.
-        out += "\(r.dryRun ? "would free at least" : "freed") \(MaintenanceFormat.bytes(r.bytesFreed))"
+        out += "\(r.dryRun ? "would free at least" : "freed") \(ByteCount.format(r.bytesFreed))"
         out += r.failures.isEmpty ? "" : "; \(MaintenanceFormat.plural(r.failures.count, "failure"))"
         out += r.limitReached ? "; stopped at --max-deletions, run again for the rest" : ""
         return out + "\n"

@@ -41,7 +41,7 @@ public struct ListCommand: ParsableCommand {
         var rows = [["NAME", "IMAGE", "MANIFEST", "PLATFORM", "SIZE", "PUBLISHED", "CHECKED"]]
         for n in status.names {
             rows.append([n.name, short(n.imageID) + (n.treePresent ? "" : " (tree missing)"), short(n.manifestDigest), n.platform ?? "-",
-                         n.bytes.map(MaintenanceFormat.bytes) ?? "-", MaintenanceFormat.date(n.published), MaintenanceFormat.date(n.checked)])
+                         n.bytes.map(ByteCount.format) ?? "-", MaintenanceFormat.date(n.published), MaintenanceFormat.date(n.checked)])
         }
         var out = MaintenanceFormat.table(rows)
         out += "\(MaintenanceFormat.plural(status.names.count, "name")); last sync \(MaintenanceFormat.date(status.lastSync))\n"
@@ -51,7 +51,7 @@ public struct ListCommand: ParsableCommand {
             out += "pending GC (grace \(GracePeriod.format(status.graceSeconds))):\n"
             for p in status.pendingGC {
                 let when = p.eligible.map { "eligible at " + MaintenanceFormat.date($0) } ?? "not yet seen by gc (grace starts at its next run)"
-                out += "  \(p.imageID) \(p.bytes.map(MaintenanceFormat.bytes) ?? "-"): \(when)\n"
+                out += "  \(p.imageID) \(p.bytes.map(ByteCount.format) ?? "-"): \(when)\n"
             }
         }
         return out

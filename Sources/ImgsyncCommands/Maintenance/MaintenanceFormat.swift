@@ -10,18 +10,6 @@ enum MaintenanceFormat {
         return String(decoding: try e.encode(value), as: UTF8.self) + "\n"
     }
 
-    /// `1.5 GiB`, `812 B`.
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-        var v = Double(n)
-        var i = 0
-        while abs(v) >= 1024 && i < units.count - 1 {
-            v /= 1024
-            i += 1
-        }
-        return i == 0 ? "\(n) B" : String(format: "%.1f", v) + " " + units[i]
-    }
-
     static func date(_ d: Date?) -> String {
         guard let d else { return "-" }
         return ISO8601DateFormatter().string(from: d)

@@ -26,10 +26,10 @@ public struct StatsCommand: ParsableCommand {
         let s = RepositoryStats.compute(repository)
         if json { return try MaintenanceFormat.json(s) }
         var rows: [[String]] = [
-            ["objects", "\(s.objects)", MaintenanceFormat.bytes(s.objectBytes)],
-            ["variant inodes", "\(s.variants)", MaintenanceFormat.bytes(s.variantBytes) + " extra"],
-            ["stored", "", MaintenanceFormat.bytes(s.storedBytes) + " (\(MaintenanceFormat.bytes(s.allocatedBytes)) allocated)"],
-            ["trees", "\(s.trees)", MaintenanceFormat.bytes(s.catalogBytes) + " of files as published"],
+            ["objects", "\(s.objects)", ByteCount.format(s.objectBytes)],
+            ["variant inodes", "\(s.variants)", ByteCount.format(s.variantBytes) + " extra"],
+            ["stored", "", ByteCount.format(s.storedBytes) + " (\(ByteCount.format(s.allocatedBytes)) allocated)"],
+            ["trees", "\(s.trees)", ByteCount.format(s.catalogBytes) + " of files as published"],
             ["names", "\(s.names)", ""],
             ["catalogs", "\(s.imageCatalogs + s.chainCatalogs)", "\(s.imageCatalogs) image, \(s.chainCatalogs) chain"],
             ["dedup ratio", String(format: "%.2f", s.dedupRatio), "published bytes / stored bytes"],

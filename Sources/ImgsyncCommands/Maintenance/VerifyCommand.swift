@@ -46,7 +46,7 @@ public struct VerifyCommand: ParsableCommand {
         if json { return (try MaintenanceFormat.json(report), code) }
         var out = ""
         for p in report.problems { out += p.description + "\n" }
-        out += "verify: \(MaintenanceFormat.plural(report.objectsChecked, "object")) re-hashed (\(MaintenanceFormat.bytes(report.objectBytesHashed))), "
+        out += "verify: \(MaintenanceFormat.plural(report.objectsChecked, "object")) re-hashed (\(ByteCount.format(report.objectBytesHashed))), "
         out += "\(MaintenanceFormat.plural(report.treesChecked, "tree")) (\(MaintenanceFormat.plural(report.pathsChecked, "path"))) checked: "
         out += "\(MaintenanceFormat.plural(report.problems.count, "problem")) found"
         if repair {
