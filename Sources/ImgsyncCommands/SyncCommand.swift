@@ -64,6 +64,10 @@ public struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Keep unreferenced trees this long before garbage collection (e.g. 30m, 12h, 2d).")
     var grace = "2d"
 
+    @Flag(help: ArgumentHelp("Make every tree a+rX on disk (files readable by all, directories traversable).",
+                             discussion: "For CVMFS repositories, where every client user is \"other\". The catalogs keep the layers' modes; a repository is built with it or without it, never both."))
+    var worldReadable = false
+
     @Flag(help: "Skip garbage collection after the sync.")
     var noGC = false
 
@@ -101,6 +105,7 @@ public struct SyncCommand: AsyncParsableCommand {
         options.beforeChange = beforeChange
         options.afterChange = afterChange
         options.lockFile = lockFile
+        options.worldReadable = worldReadable
         options.addSandboxMetadata(cvmfsCatalog: cvmfsCatalog)
         if !noGC {
             let graceSeconds = try GracePeriod.parse(grace)

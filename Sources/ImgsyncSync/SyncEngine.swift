@@ -35,6 +35,9 @@ public struct SyncOptions: Sendable {
     /// The largest fraction of the previous run's list entries that may disappear without `--force`.
     public var shrinkLimit = 0.5
     public var linkMode: LinkMode = .auto
+    /// Tree files and directories a+rX on disk (DESIGN §2; for CVMFS clients, where every user is
+    /// "other"). A repository is built with it or without it, never both.
+    public var worldReadable = false
     public var limits = LayerLimits()
     public var gzipEngine: GzipEngine = .isal
     /// Shell commands run before the first change and after the last (`cvmfs_server transaction` /
@@ -86,6 +89,7 @@ public final class SyncEngine: @unchecked Sendable {
         report.dryRun = options.dryRun
         report.listIssues = listIssues
         try repository.lock(wait: options.wait, at: options.lockFile)
+        try repository.checkWorldReadable(options.worldReadable)
         var state = try repository.readState()
 
         // 1. Which images changed? HEAD only.
@@ -292,7 +296,8 @@ public final class SyncEngine: @unchecked Sendable {
     /// Records layers fetched and reused, bytes and objects in `result`.
     func buildTree(_ target: SyncTarget, _ image: ResolvedImage, into result: inout ImageResult) async throws {
         let options = self.options
-        let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, limits: options.limits, gzipEngine: options.gzipEngine))
+        let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, worldReadable: options.worldReadable,
+                                                limits: options.limits, gzipEngine: options.gzipEngine))
         let diffIDs = image.config.diffIDs
         var reused = 0
         if let (k, catalog) = try repository.longestKnownChain(diffIDs) {

@@ -21,7 +21,7 @@ extension LayerApplier {
             let r = x.name.withCString { n in x.value.withUnsafeBytes { fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
             if r != 0 { warn("\(dir.path.escapedForDisplay)/: xattr \(x.name.escapedForDisplay) not applied: \(Syscall.errorString(errno))") }
         }
-        try Syscall.chmod(fd: fd, mode_t(inode.mode & 0o7777))
+        try Syscall.chmod(fd: fd, ObjectStore.directoryMode(inode.mode, worldReadable: store.worldReadable))
         try Syscall.setTimes(fd: fd, sec: inode.mtime, nsec: inode.mtimeNsec)
         if dir.parent != nil { closeFd(dir) }
     }

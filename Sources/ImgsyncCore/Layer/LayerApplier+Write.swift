@@ -14,7 +14,8 @@ extension LayerApplier {
         setAttributes(inode, from: entry)
         inode.size = entry.size
         let sec = inode.mtime, nsec = inode.mtimeNsec
-        let diskMode = store.mode == .hardlink ? ObjectStore.sharedMode(inode.mode) : ObjectStore.ownMode(inode.mode)
+        let diskMode = store.mode == .hardlink ? ObjectStore.sharedMode(inode.mode, worldReadable: store.worldReadable)
+            : ObjectStore.ownMode(inode.mode, worldReadable: store.worldReadable)
         func dfd() throws -> Int32 { try directoryFd ?? dirFd(parent) }
 
         if entry.size <= Int64(smallFileLimit) {

@@ -52,7 +52,7 @@ extension Verifier {
 
     /// Gives hardlink-mode tree files that are intact object inodes back the mode and mtime their
     /// catalog entry says, in place. Returns how many inodes were changed.
-    func fixSharedInodeMetadata(_ id: Digest, catalog: [CatalogEntry], objectInodes: [InodeKey: Digest]) -> Int {
+    func fixSharedInodeMetadata(_ id: Digest, catalog: [CatalogEntry], worldReadable: Bool, objectInodes: [InodeKey: Digest]) -> Int {
         let tree = repository.imagePath(id)
         var fixed = 0
         for e in catalog where e.type == .regular && e.size > 0 {
@@ -60,7 +60,7 @@ extension Verifier {
             var st = stat()
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
                   let d = objectInodes[InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))], d == e.sha256 else { continue }
-            let want = ObjectStore.sharedMode(e.mode)
+            let want = ObjectStore.sharedMode(e.mode, worldReadable: worldReadable)
             let modeWrong = (st.st_mode & 0o7777) != want
             let timeWrong = Int64(st.st_mtim.tv_sec) != e.mtime || UInt32(st.st_mtim.tv_nsec) != e.mtimeNsec
             guard modeWrong || timeWrong else { continue }

@@ -8,9 +8,9 @@ extension Verifier {
     /// Compares one image's tree on disk with its catalog. Returns the differences (not yet added
     /// to the report); counts paths in `report`. `intact` receives, per body, a tree file that was
     /// read and found to hold it (a source to restore a lost object from).
-    func checkTree(_ id: Digest, catalog: [CatalogEntry], linkMode: LinkMode?, objectInodes: [InodeKey: Digest],
-                   label: String, report: inout VerifyReport, intact: inout [Digest: PathBytes],
-                   hashOwnInodes: Bool = true) -> [VerifyProblem] {
+    func checkTree(_ id: Digest, catalog: [CatalogEntry], linkMode: LinkMode?, worldReadable: Bool = false,
+                   objectInodes: [InodeKey: Digest], label: String, report: inout VerifyReport,
+                   intact: inout [Digest: PathBytes], hashOwnInodes: Bool = true) -> [VerifyProblem] {
         let treePath = repository.imagePath(id)
         var st = stat()
         guard lstat(treePath, &st) == 0 else {
@@ -57,8 +57,11 @@ extension Verifier {
             }
             var wantMode = e.mode & 0o7777
             switch e.type {
+            case .directory:
+                wantMode = UInt32(ObjectStore.directoryMode(e.mode, worldReadable: worldReadable))
             case .regular:
-                wantMode = shared ? UInt32(ObjectStore.sharedMode(e.mode)) : UInt32(ObjectStore.ownMode(e.mode))
+                wantMode = shared ? UInt32(ObjectStore.sharedMode(e.mode, worldReadable: worldReadable))
+                    : UInt32(ObjectStore.ownMode(e.mode, worldReadable: worldReadable))
                 if d.size != e.size {
                     diffs.append((e.path, "size \(d.size), the catalog says \(e.size)"))
                 } else if e.size > 0, let want = e.sha256 {
@@ -122,12 +125,14 @@ extension Verifier {
         } catch {
             return [VerifyProblem(.missingCatalog, image: label, "\(error)")]
         }
+        let record = try? repository.readImageRecord(id)
+        let worldReadable = record?.worldReadable ?? false
         var objectInodes: [InodeKey: Digest] = [:]
         var probed = Set<String>()
         for e in catalog where e.type == .regular && e.size > 0 {
             guard let d = e.sha256 else { continue }
             let canonical = repository.root + "/" + ObjectStore.relativePath(of: d)
-            let shared = String(UInt32(ObjectStore.sharedMode(e.mode)), radix: 8)
+            let shared = String(UInt32(ObjectStore.sharedMode(e.mode, worldReadable: worldReadable)), radix: 8)
             for path in [canonical, canonical + ".\(shared).\(e.mtime).\(e.mtimeNsec)"] where probed.insert(path).inserted {
                 var st = stat()
                 if lstat(path, &st) == 0 { objectInodes[InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] = d }
@@ -135,9 +140,8 @@ extension Verifier {
         }
         var report = VerifyReport()
         var intact: [Digest: PathBytes] = [:]
-        let record = try? repository.readImageRecord(id)
-        return checkTree(id, catalog: catalog, linkMode: record?.linkMode, objectInodes: objectInodes, label: label,
-                         report: &report, intact: &intact, hashOwnInodes: hashContents)
+        return checkTree(id, catalog: catalog, linkMode: record?.linkMode, worldReadable: worldReadable, objectInodes: objectInodes,
+                         label: label, report: &report, intact: &intact, hashOwnInodes: hashContents)
     }
 
     static func nanos(_ n: UInt32) -> String {
@@ -158,7 +162,7 @@ extension Verifier {
         } else {
             mode = .auto
         }
-        let builder = try ImageBuilder(repository: repository, linkMode: mode)
+        let builder = try ImageBuilder(repository: repository, linkMode: mode, worldReadable: record?.worldReadable ?? false)
         try builder.start(from: catalog, diffIDs: record?.diffIDs ?? [])
         try builder.replaceTree(id, expected: catalog)
     }

@@ -46,7 +46,7 @@ public struct Verifier {
             }
             let record = try? repository.readImageRecord(id)
             var intact: [Digest: PathBytes] = [:]
-            var found = checkTree(id, catalog: catalog, linkMode: record?.linkMode, objectInodes: objectInodes, label: label,
+            var found = checkTree(id, catalog: catalog, linkMode: record?.linkMode, worldReadable: record?.worldReadable ?? false, objectInodes: objectInodes, label: label,
                                   report: &report, intact: &intact)
 
             // Bodies the catalog needs that the store lacks: restored from a tree file that holds them.
@@ -81,10 +81,10 @@ public struct Verifier {
             }
             // Metadata changed on an object inode the tree shares: restoring it in place is exact
             // (every file linked to that inode has the same body, mode and mtime by construction).
-            if fixSharedInodeMetadata(id, catalog: catalog, objectInodes: objectInodes) > 0 {
+            if fixSharedInodeMetadata(id, catalog: catalog, worldReadable: record?.worldReadable ?? false, objectInodes: objectInodes) > 0 {
                 var recheck = VerifyReport()
                 var unused: [Digest: PathBytes] = [:]
-                if checkTree(id, catalog: catalog, linkMode: record?.linkMode, objectInodes: objectInodes, label: label,
+                if checkTree(id, catalog: catalog, linkMode: record?.linkMode, worldReadable: record?.worldReadable ?? false, objectInodes: objectInodes, label: label,
                              report: &recheck, intact: &unused).isEmpty {
                     for i in found.indices { found[i].repaired = true }
                     for p in found { add(&report, p) }
@@ -102,7 +102,7 @@ public struct Verifier {
                 try rebuild(id, catalog: catalog, record: record, objectInodes: objectInodes)
                 var recheck = VerifyReport()
                 var unused: [Digest: PathBytes] = [:]
-                let after = checkTree(id, catalog: catalog, linkMode: record?.linkMode, objectInodes: objectInodes, label: label,
+                let after = checkTree(id, catalog: catalog, linkMode: record?.linkMode, worldReadable: record?.worldReadable ?? false, objectInodes: objectInodes, label: label,
                                       report: &recheck, intact: &unused)
                 if after.isEmpty {
                     for i in found.indices { found[i].repaired = true }

@@ -13,11 +13,24 @@ import CImgsyncSys
 /// inode named `<rest>.<mode>.<sec>.<nsec>` beside it.
 public final class ObjectStore {
     /// Permission bits an object or shared inode may carry on disk: no write, setuid, setgid or sticky.
-    static func sharedMode(_ mode: UInt32) -> mode_t { mode_t(mode & 0o555) }
+    static func sharedMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+        mode_t((worldReadable ? widened(mode) : mode) & 0o555)
+    }
     /// Permission bits a tree file with its own inode carries: exact, less setuid and setgid.
-    static func ownMode(_ mode: UInt32) -> mode_t { mode_t(mode & 0o1777) }
+    static func ownMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+        mode_t((worldReadable ? widened(mode) : mode) & 0o1777)
+    }
+    /// Permission bits of a tree directory on disk: exact, or a+rx with `--world-readable`.
+    static func directoryMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+        mode_t((worldReadable ? mode | 0o555 : mode) & 0o7777)
+    }
+    /// `chmod a+rX` of a file: readable by all; executable by all when anyone may execute it.
+    static func widened(_ mode: UInt32) -> UInt32 { mode | 0o444 | (mode & 0o111 != 0 ? 0o111 : 0) }
 
     public let mode: LinkMode
+    /// Tree files and directories are a+rX on disk (`--world-readable`, DESIGN §2); the catalogs
+    /// keep the layers' modes.
+    public let worldReadable: Bool
     private let objectsFd: Int32
     private var subdirFds = [Int32](repeating: -1, count: 256)
     private var tmpFd: Int32 = -1
@@ -38,9 +51,10 @@ public final class ObjectStore {
     public private(set) var bytesReused: Int64 = 0
 
     /// Opens (creating if needed) `.objects` inside the repository whose root directory is `rootFd`.
-    public init(repositoryFd rootFd: Int32, mode: LinkMode) throws {
+    public init(repositoryFd rootFd: Int32, mode: LinkMode, worldReadable: Bool = false) throws {
         precondition(mode != .auto, "resolve .auto before opening the store")
         self.mode = mode
+        self.worldReadable = worldReadable
         let name = Array(".objects".utf8)
         if try Syscall.lstat(at: rootFd, name) == nil {
             do { try Syscall.mkdir(at: rootFd, name, mode: 0o755) } catch let e as ImgsyncError where e.errno == EEXIST {}
@@ -131,7 +145,7 @@ public final class ObjectStore {
         defer { lock.unlock() }
         switch self.mode {
         case .hardlink:
-            guard let (ofd, oname) = try lookup(d, mode: UInt32(ObjectStore.sharedMode(mode)), sec: sec, nsec: nsec) else { return false }
+            guard let (ofd, oname) = try lookup(d, mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec) else { return false }
             try Syscall.link(from: ofd, oname, to: dirfd, name)
         case .reflink, .copy:
             guard let (ofd, oname) = try lookup(d, mode: 0, sec: 0, nsec: 0) else { return false }
@@ -143,7 +157,7 @@ public final class ObjectStore {
             defer { Syscall.close(dst) }
             let r = self.mode == .reflink ? imgsync_ficlone(dst, src) : imgsync_copy_file(dst, src, size)
             if r != 0 { throw Syscall.failure("copy object into", name.escapedForDisplay) }
-            try Syscall.chmod(fd: dst, ObjectStore.ownMode(mode))
+            try Syscall.chmod(fd: dst, ObjectStore.ownMode(mode, worldReadable: worldReadable))
             try Syscall.setTimes(fd: dst, sec: sec, nsec: nsec)
         case .auto:
             return false
@@ -162,7 +176,7 @@ public final class ObjectStore {
         let dfd = try subdir(dir)
         switch self.mode {
         case .hardlink:
-            let shared = UInt32(ObjectStore.sharedMode(mode))
+            let shared = UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable))
             for target in [rest, variantName(rest, shared, sec, nsec)] {
                 let r = name.withCString { n in target.withCString { linkat(dirfd, n, dfd, $0, 0) } }
                 if r == 0 {

@@ -32,6 +32,7 @@ public struct PublishedImage: Sendable {
 public final class ImageBuilder {
     public let repository: Repository
     public let linkMode: LinkMode
+    public let worldReadable: Bool
     let limits: LayerLimits
     let gzipEngine: GzipEngine
     let stagingPath: String
@@ -44,9 +45,14 @@ public final class ImageBuilder {
     private var imageBytes: Int64 = 0
     private var done = false
 
-    public init(repository: Repository, linkMode: LinkMode = .auto, limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal) throws {
+    /// `worldReadable`: tree files and directories a+rX on disk (DESIGN §2). A repository is one or
+    /// the other: a builder whose setting differs from the existing trees' is refused.
+    public init(repository: Repository, linkMode: LinkMode = .auto, worldReadable: Bool = false,
+                limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal) throws {
+        try repository.checkWorldReadable(worldReadable)
         self.repository = repository
         self.linkMode = repository.resolve(linkMode)
+        self.worldReadable = worldReadable
         self.limits = limits
         self.gzipEngine = gzipEngine
         let staging = repository.root + "/.imgsync/staging/build-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -57,7 +63,7 @@ public final class ImageBuilder {
         }
         treeFd = try Syscall.openPath(staging + "/tree", flags: O_RDONLY | O_DIRECTORY)
         auxFd = try Syscall.openPath(staging + "/aux", flags: O_RDONLY | O_DIRECTORY)
-        store = try ObjectStore(repositoryFd: repository.rootFd, mode: self.linkMode)
+        store = try ObjectStore(repositoryFd: repository.rootFd, mode: self.linkMode, worldReadable: worldReadable)
         applier = LayerApplier(rootFd: treeFd, auxiliaryFd: auxFd, store: store, limits: limits)
     }
 
@@ -151,7 +157,8 @@ public final class ImageBuilder {
         } else {
             try repository.writeAtomically(repository.imageCatalogPath(id), CatalogCodec.encode(catalog))
             let bytes = catalog.reduce(Int64(0)) { $0 + ($1.type == .regular ? $1.size : 0) }
-            try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: catalog.count, bytes: bytes, linkMode: linkMode))
+            try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: catalog.count, bytes: bytes, linkMode: linkMode,
+                                                             worldReadable: worldReadable))
             let shardDir = (imagePath as NSString).deletingLastPathComponent
             if mkdir(shardDir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", shardDir) }
             if rename(stagingPath + "/tree", imagePath) != 0 { throw Syscall.failure("publish tree", imagePath) }

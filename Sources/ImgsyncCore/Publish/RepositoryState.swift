@@ -18,8 +18,11 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     /// How the tree's files share bodies with the object store (decides their on-disk modes, and
     /// how `verify --repair` rebuilds the tree). Absent in records written before it existed.
     public var linkMode: LinkMode?
+    /// The tree is a+rX on disk (`--world-readable`); absent means no.
+    public var worldReadable: Bool?
 
-    public init(imageID: Digest, diffIDs: [Digest], entries: Int, bytes: Int64, created: Date = Date(), linkMode: LinkMode? = nil) {
+    public init(imageID: Digest, diffIDs: [Digest], entries: Int, bytes: Int64, created: Date = Date(), linkMode: LinkMode? = nil,
+                worldReadable: Bool = false) {
         self.imageID = imageID
         self.diffIDs = diffIDs
         self.chainIDs = ChainID.chain(diffIDs)
@@ -27,6 +30,7 @@ public struct ImageRecord: Codable, Sendable, Equatable {
         self.bytes = bytes
         self.created = created
         self.linkMode = linkMode
+        self.worldReadable = worldReadable ? true : nil
     }
 }
 
@@ -176,6 +180,21 @@ extension Repository {
         while !comps.isEmpty {
             if rmdir(root + "/" + comps.joined(separator: "/")) != 0 { break }
             comps = comps.dropLast()
+        }
+    }
+}
+
+extension Repository {
+    /// Trees of one repository are all a+rX on disk or none is (`--world-readable`): a tree reused
+    /// by image id, or a body's inode shared in hardlink mode, must have the modes the run expects.
+    /// Throws when existing trees were built with the other setting.
+    public func checkWorldReadable(_ wanted: Bool) throws {
+        for id in imageRecordIDs() {
+            guard let record = try? readImageRecord(id) else { continue }
+            if (record.worldReadable ?? false) != wanted {
+                throw ImgsyncError(.config, "the trees in \(root) were built \(wanted ? "without" : "with") --world-readable; a repository is one or the other: \(wanted ? "drop" : "pass") the option, or publish into a new root")
+            }
+            return
         }
     }
 }

@@ -261,6 +261,27 @@ import Testing
         }
     }
 
+    /// `--world-readable` is a property of the repository: a run with the other setting stops before
+    /// building anything (exit 2 from the command), so no tree is reused with the wrong modes.
+    @Test func aRepositoryIsWorldReadableOrNot() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            let (layout, _) = try await env.layout(Self.imagesJSON(try Self.writeLayers(env)))
+            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1")
+            try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:2")
+            let root = env.dir.file("root")
+            let r1 = try await sync(env, root: root, [try target(reg, "org/app:1")]) { $0.worldReadable = true }
+            #expect(r1.exitCode == 0, "\(r1.text())")
+            let image = try #require(try Repository(root: root).imageID(of: PublishedName("org/app:1")))
+            #expect(try Repository(root: root).readImageRecord(image)?.worldReadable == true)
+            let refused = await #expect(throws: ImgsyncError.self) {
+                _ = try await sync(env, root: root, [try target(reg, "org/app:1"), try target(reg, "org/app:2")])
+            }
+            #expect(refused?.message.contains("with --world-readable") == true, "\(String(describing: refused))")
+            #expect(!FileManager.default.fileExists(atPath: root + "/org/app:2"))
+        }
+    }
+
     @Test func theShrinkGuardKeepsNamesUnlessForced() async throws {
         try await withFakeEnvironment { env in
             let reg = try await env.registry()
