@@ -35,7 +35,7 @@ public struct ApplyCommand: ParsableCommand {
     @Option(name: .long, help: "How tree files share bodies: auto, hardlink, reflink or copy.")
     var link: String = "auto"
 
-    @Flag(help: "Make the tree a+rX on disk (the catalog keeps the layers' modes); all trees of a root share this setting.")
+    @Flag(help: "Make the tree a+rX on disk (the catalog keeps the layers' modes); all trees of a root share this setting, which later runs follow.")
     var worldReadable = false
 
     @Option(name: .customLong("gzip-engine"), help: "gzip implementation: isal (fast) or zlib.")
@@ -78,7 +78,7 @@ public struct ApplyCommand: ParsableCommand {
         try repository.lock()
         var limits = LayerLimits()
         if let maxLayerBytes { limits.maxLayerBytes = maxLayerBytes }
-        let builder = try ImageBuilder(repository: repository, linkMode: LinkMode(rawValue: link)!, worldReadable: worldReadable, limits: limits,
+        let builder = try ImageBuilder(repository: repository, linkMode: LinkMode(rawValue: link)!, worldReadable: try repository.effectiveWorldReadable(requested: worldReadable), limits: limits,
                                        gzipEngine: GzipEngine(rawValue: gzipEngine)!)
         var compressed: Int64 = 0
         var uncompressed: Int64 = 0

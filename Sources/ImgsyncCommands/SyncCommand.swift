@@ -65,7 +65,7 @@ public struct SyncCommand: AsyncParsableCommand {
     var grace = "2d"
 
     @Flag(help: ArgumentHelp("Make every tree a+rX on disk (files readable by all, directories traversable).",
-                             discussion: "For CVMFS repositories, where every client user is \"other\". The catalogs keep the layers' modes; a repository is built with it or without it, never both."))
+                             discussion: "For CVMFS repositories, where every client user is \"other\". The catalogs keep the layers' modes. A repository is built with it or without it, never both: later runs follow the existing trees, and asking for it on trees built without it is an error."))
     var worldReadable = false
 
     @Flag(help: "Skip garbage collection after the sync.")

@@ -36,7 +36,8 @@ public struct SyncOptions: Sendable {
     public var shrinkLimit = 0.5
     public var linkMode: LinkMode = .auto
     /// Tree files and directories a+rX on disk (DESIGN §2; for CVMFS clients, where every user is
-    /// "other"). A repository is built with it or without it, never both.
+    /// "other"). A repository is built with it or without it, never both; without it a run follows
+    /// the existing trees.
     public var worldReadable = false
     public var limits = LayerLimits()
     public var gzipEngine: GzipEngine = .isal
@@ -71,6 +72,8 @@ public final class SyncEngine: @unchecked Sendable {
     let repository: Repository
     private let inFlight = InFlight()
     private let progress = ProgressBoard()
+    /// The repository's `--world-readable` setting for this run (set in `run` before any build).
+    private var worldReadable = false
 
     public init(options: SyncOptions, client: RegistryClient, logger: Logger) throws {
         self.options = options
@@ -89,7 +92,7 @@ public final class SyncEngine: @unchecked Sendable {
         report.dryRun = options.dryRun
         report.listIssues = listIssues
         try repository.lock(wait: options.wait, at: options.lockFile)
-        try repository.checkWorldReadable(options.worldReadable)
+        worldReadable = try repository.effectiveWorldReadable(requested: options.worldReadable)
         var state = try repository.readState()
 
         // 1. Which images changed? HEAD only.
@@ -296,7 +299,7 @@ public final class SyncEngine: @unchecked Sendable {
     /// Records layers fetched and reused, bytes and objects in `result`.
     func buildTree(_ target: SyncTarget, _ image: ResolvedImage, into result: inout ImageResult) async throws {
         let options = self.options
-        let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, worldReadable: options.worldReadable,
+        let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, worldReadable: worldReadable,
                                                 limits: options.limits, gzipEngine: options.gzipEngine))
         let diffIDs = image.config.diffIDs
         var reused = 0

@@ -185,16 +185,30 @@ extension Repository {
 }
 
 extension Repository {
+    /// Whether the existing trees are a+rX on disk (`--world-readable`), or nil when there are none.
+    public func worldReadableSetting() -> Bool? {
+        for id in imageRecordIDs() {
+            guard let record = try? readImageRecord(id) else { continue }
+            return record.worldReadable ?? false
+        }
+        return nil
+    }
+
     /// Trees of one repository are all a+rX on disk or none is (`--world-readable`): a tree reused
     /// by image id, or a body's inode shared in hardlink mode, must have the modes the run expects.
     /// Throws when existing trees were built with the other setting.
     public func checkWorldReadable(_ wanted: Bool) throws {
-        for id in imageRecordIDs() {
-            guard let record = try? readImageRecord(id) else { continue }
-            if (record.worldReadable ?? false) != wanted {
-                throw ImgsyncError(.config, "the trees in \(root) were built \(wanted ? "without" : "with") --world-readable; a repository is one or the other: \(wanted ? "drop" : "pass") the option, or publish into a new root")
-            }
-            return
+        if let existing = worldReadableSetting(), existing != wanted {
+            throw ImgsyncError(.config, "the trees in \(root) were built \(wanted ? "without" : "with") --world-readable; a repository is one or the other: publish into a new root to change it")
         }
+    }
+
+    /// The setting a command should build with: what the existing trees have, or `requested` for
+    /// an empty repository. Asking for `--world-readable` on trees built without it is an error
+    /// (without the flag, a run follows the repository).
+    public func effectiveWorldReadable(requested: Bool) throws -> Bool {
+        let existing = worldReadableSetting()
+        if requested && existing == false { try checkWorldReadable(true) }
+        return requested || existing == true
     }
 }

@@ -261,8 +261,9 @@ import Testing
         }
     }
 
-    /// `--world-readable` is a property of the repository: a run with the other setting stops before
-    /// building anything (exit 2 from the command), so no tree is reused with the wrong modes.
+    /// `--world-readable` is a property of the repository: a later run without the flag follows it;
+    /// asking for it on trees built without it stops before building anything (exit 2 from the
+    /// command), so no tree is reused with the wrong modes.
     @Test func aRepositoryIsWorldReadableOrNot() async throws {
         try await withFakeEnvironment { env in
             let reg = try await env.registry()
@@ -274,11 +275,19 @@ import Testing
             #expect(r1.exitCode == 0, "\(r1.text())")
             let image = try #require(try Repository(root: root).imageID(of: PublishedName("org/app:1")))
             #expect(try Repository(root: root).readImageRecord(image)?.worldReadable == true)
+            // Without the flag (a timer unit, `add --sync`): the new tree is world-readable too.
+            let r2 = try await sync(env, root: root, [try target(reg, "org/app:1"), try target(reg, "org/app:2")])
+            #expect(r2.exitCode == 0 && r2.count(.added) == 1, "\(r2.text())")
+            let image2 = try #require(try Repository(root: root).imageID(of: PublishedName("org/app:2")))
+            #expect(try Repository(root: root).readImageRecord(image2)?.worldReadable == true)
+
+            let plain = env.dir.file("plain")
+            _ = try await sync(env, root: plain, [try target(reg, "org/app:1")])
             let refused = await #expect(throws: ImgsyncError.self) {
-                _ = try await sync(env, root: root, [try target(reg, "org/app:1"), try target(reg, "org/app:2")])
+                _ = try await sync(env, root: plain, [try target(reg, "org/app:1"), try target(reg, "org/app:2")]) { $0.worldReadable = true }
             }
-            #expect(refused?.message.contains("with --world-readable") == true, "\(String(describing: refused))")
-            #expect(!FileManager.default.fileExists(atPath: root + "/org/app:2"))
+            #expect(refused?.message.contains("without --world-readable") == true, "\(String(describing: refused))")
+            #expect(!FileManager.default.fileExists(atPath: plain + "/org/app:2"))
         }
     }
 
