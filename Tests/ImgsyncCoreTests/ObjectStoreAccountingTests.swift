@@ -123,6 +123,21 @@ import Glibc
         #expect(stats.unreadableByOthers == 6)
     }
 
+    /// Many files with one body and one set of metadata, written by concurrent writer threads:
+    /// one object inode, every tree file linked to it, no variant for a lost race.
+    @Test func equalFilesWrittenConcurrentlyShareOneInode() throws {
+        let s = try LayerSandbox()
+        let files = (0..<400).map { File(path: "d\($0 % 7)/f\($0)", body: "one body for all\n") }
+        let img = try s.apply([Self.tar(files)], link: .hardlink, name: "org/same:1")
+        let measured = Self.objectInodes(s.root)
+        #expect(measured.count == 1, "one object inode, found \(measured.count)")
+        let inodes = Set(files.map { lstatPath(img.tree + "/" + $0.path)?.st_ino })
+        #expect(inodes.count == 1 && inodes.first! != nil)
+        #expect(lstatPath(img.tree + "/d0/f0").map { Int($0.st_nlink) } == 401, "400 tree files and the object")
+        let stats = RepositoryStats.compute(s.repository)
+        #expect(stats.variants == 0)
+    }
+
     // MARK: reflink on XFS
 
     /// Runs a tool; returns its status and combined output.

@@ -4,10 +4,10 @@ import CImgsyncSys
 import Glibc
 #endif
 
-/// Hashes and writes small regular files (bodies already read into memory) on a thread of its own,
-/// so that one file's SHA-256 and syscalls (create, write, chmod, times, link into the store)
-/// overlap with parsing and applying the entries after it. With the decompression thread that makes
-/// three: on two cores none of them waits for the others' work.
+/// Hashes and writes small regular files (bodies already read into memory) on threads of their own
+/// (`threads`, two by default), so that files' SHA-256 and syscalls (create, write, chmod, times,
+/// link into the store) overlap with parsing and applying the entries after them, and with each
+/// other: on ext4 the kernel's share of creating a file is the largest cost of a layer.
 ///
 /// Ordering: the model is updated by the applier at once; only the disk work is deferred. A job
 /// creates a new name in a directory that exists, so it cannot conflict with later creations. Every
@@ -16,9 +16,11 @@ import Glibc
 /// matches the model whenever the applier's caller can look. The queue is bounded (bytes and jobs),
 /// so memory stays fixed whatever the layer.
 final class FileWriter: @unchecked Sendable {
-    // @unchecked: `queue`, `head`, `queuedBytes`, `busy`, `stopping`, `failure` and `warnings` are
-    // guarded by `cond`; a job (and the inode it fills in) belongs to the writer thread from
-    // `submit` until the `drain` that waits for it, which orders every later access by the applier.
+    // @unchecked: `queue`, `head`, `queuedBytes`, `active`, `running`, `stopping`, `failure`,
+    // `warnings` and the waiting flags are guarded by `cond`; a job (and the inode it fills in)
+    // belongs to one writer thread from `submit` until the `drain` that waits for it, which orders
+    // every later access by the applier. Two queued jobs never name the same path (a second entry
+    // for a path removes the first, which drains), so they may run in any order.
     struct Job {
         let dirfd: Int32
         let name: PathBytes
@@ -33,28 +35,31 @@ final class FileWriter: @unchecked Sendable {
     static let maxQueuedJobs = 4096
 
     private let store: ObjectStore
-    private let hasher = SHA256Hasher()
     private let cond = NSCondition()
     private var queue: [Job] = []
     private var head = 0
     private var queuedBytes = 0
-    private var busy = false
+    /// Jobs taken by a writer and not finished yet.
+    private var active = 0
     private var stopping = false
-    private var stopped = false
+    private var running = 0
     private var failure: ImgsyncError?
     private var warnings: [String] = []
     // Who sleeps on `cond`, so that a wake-up is sent only when it can let someone go on: the
     // writer wakes a blocked `submit` once the queue is down to half, not after every file.
-    private var writerWaiting = false
+    private var idleWriters = 0
     private var submitWaiting = false
     private var drainWaiting = false
 
-    init(store: ObjectStore) {
+    init(store: ObjectStore, threads: Int = 2) {
         self.store = store
-        let t = Thread { [self] in run() }
-        t.stackSize = 1 << 20
-        t.name = "imgsync-write"
-        t.start()
+        running = threads
+        for i in 0..<threads {
+            let t = Thread { [self] in run() }
+            t.stackSize = 1 << 20
+            t.name = "imgsync-write-\(i)"
+            t.start()
+        }
     }
 
     /// Queues a file; waits while the queue is full. Throws the first failure of an earlier job.
@@ -70,7 +75,7 @@ final class FileWriter: @unchecked Sendable {
         if let failure { throw failure }
         queue.append(job)
         queuedBytes += job.body.count
-        if writerWaiting { cond.broadcast() }
+        if idleWriters > 0 { cond.signal() }
     }
 
     /// Waits until every queued file is on disk. Returns the warnings gathered since the last call;
@@ -79,7 +84,7 @@ final class FileWriter: @unchecked Sendable {
     func drain() throws -> [String] {
         cond.lock()
         defer { cond.unlock() }
-        while head < queue.count || busy {
+        while head < queue.count || active > 0 {
             drainWaiting = true
             cond.wait()
         }
@@ -94,7 +99,7 @@ final class FileWriter: @unchecked Sendable {
     /// used on error paths, so that nothing writes once the caller has seen the error.
     func quiesce() {
         cond.lock()
-        while head < queue.count || busy {
+        while head < queue.count || active > 0 {
             drainWaiting = true
             cond.wait()
         }
@@ -102,23 +107,24 @@ final class FileWriter: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Finishes the queued work and ends the thread.
+    /// Finishes the queued work and ends the threads.
     func stop() {
         cond.lock()
         stopping = true
         cond.broadcast()
-        while !stopped { cond.wait() }
+        while running > 0 { cond.wait() }
         cond.unlock()
     }
 
     private func run() {
+        let hasher = SHA256Hasher()
         cond.lock()
         while true {
             while head == queue.count && !stopping {
-                writerWaiting = true
+                idleWriters += 1
                 cond.wait()
+                idleWriters -= 1
             }
-            writerWaiting = false
             if head == queue.count { break }
             let job = queue[head]
             head += 1
@@ -126,7 +132,7 @@ final class FileWriter: @unchecked Sendable {
                 queue.removeAll(keepingCapacity: true)
                 head = 0
             }
-            busy = true
+            active += 1
             let skip = failure != nil
             cond.unlock()
 
@@ -134,7 +140,7 @@ final class FileWriter: @unchecked Sendable {
             var jobError: ImgsyncError?
             if !skip {
                 do {
-                    try write(job, warnings: &jobWarnings)
+                    try write(job, hasher: hasher, warnings: &jobWarnings)
                 } catch var e as ImgsyncError {
                     if e.entry == nil { e.entry = job.entry.escapedForDisplay }
                     jobError = e
@@ -145,22 +151,22 @@ final class FileWriter: @unchecked Sendable {
 
             cond.lock()
             queuedBytes -= job.body.count
-            busy = false
+            active -= 1
             if failure == nil { failure = jobError }
             warnings += jobWarnings
             let pending = queue.count - head
-            if (drainWaiting && pending == 0) || jobError != nil
+            if (drainWaiting && pending == 0 && active == 0) || jobError != nil
                 || (submitWaiting && (queuedBytes <= FileWriter.maxQueuedBytes / 2 && pending <= FileWriter.maxQueuedJobs / 2)) {
                 cond.broadcast()
             }
         }
-        stopped = true
+        running -= 1
         cond.broadcast()
         cond.unlock()
     }
 
     /// One file: hash the body; link (or clone) an equal stored body, or write it and adopt it.
-    private func write(_ job: Job, warnings: inout [String]) throws {
+    private func write(_ job: Job, hasher: SHA256Hasher, warnings: inout [String]) throws {
         let inode = job.inode
         let sec = inode.mtime, nsec = inode.mtimeNsec
         if job.body.isEmpty {

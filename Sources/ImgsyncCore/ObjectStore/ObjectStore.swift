@@ -185,6 +185,15 @@ public final class ObjectStore {
                     return
                 }
                 if errno != EEXIST { throw Syscall.failure("store object", d.description) }
+                // Taken: another writer stored the same body since this one looked. When that inode
+                // has this file's metadata, the file becomes a link to it (no duplicate inode).
+                if let (ofd, oname) = try lookup(d, mode: shared, sec: sec, nsec: nsec) {
+                    if name.withCString({ unlinkat(dirfd, $0, 0) }) != 0 { throw Syscall.failure("replace", name.escapedForDisplay) }
+                    try Syscall.link(from: ofd, oname, to: dirfd, name)
+                    bodiesReused += 1
+                    bytesReused += size
+                    return
+                }
             }
             // Both names exist already (written concurrently): the tree keeps its own equal copy.
         case .reflink, .copy, .auto:
