@@ -358,6 +358,7 @@ public final class SyncEngine: @unchecked Sendable {
         result.bytesAdded = builder.value.bytesAdded
         result.bodiesDeduplicated = builder.value.bodiesReused
         result.bytesDeduplicated = builder.value.bytesReused
+        result.unreadableByOthers = builder.value.unreadableByOthers
     }
 
     // MARK: helpers

@@ -37,6 +37,8 @@ public struct ImageResult: Codable, Sendable {
     public var bytesDeduplicated: Int64 = 0
     public var seconds: Double = 0
     public var warnings: [String] = []
+    /// Paths of the tree built in this run that users other than the owner cannot read on disk.
+    public var unreadableByOthers = 0
 
     public init(name: String, reference: String, origin: String, outcome: ImageOutcome) {
         self.name = name
@@ -99,6 +101,12 @@ public struct SyncReport: Codable, Sendable {
         if let held = removalHeld { out += "kept: \(held)\n" }
         for e in removalErrors { out += "not removed: \(e)\n" }
         for h in hookErrors { out += "hook: \(h)\n" }
+        let private_ = images.filter { $0.unreadableByOthers > 0 }
+        if !private_.isEmpty {
+            let total = private_.reduce(0) { $0 + $1.unreadableByOthers }
+            let list = private_.map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
+            out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see --world-readable)\n"
+        }
         let verb = dryRun ? "would change" : "updated"
         out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
         out += "\(count(.unchanged)) unchanged, \(removed.count) removed, \(count(.failed)) failed; "

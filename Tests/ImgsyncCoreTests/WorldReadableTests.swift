@@ -24,10 +24,24 @@ import Glibc
     static func mode(_ path: String) -> UInt32? { lstatPath(path).map { UInt32($0.st_mode) & 0o7777 } }
     static func inode(_ path: String) -> UInt64? { lstatPath(path).map { UInt64($0.st_ino) } }
 
-    func build(_ s: LayerSandbox, link: LinkMode, worldReadable: Bool, name: String) throws -> PublishedImage {
+    func build(_ s: LayerSandbox, link: LinkMode, worldReadable: Bool, name: String, unreadable: ((Int) -> Void)? = nil) throws -> PublishedImage {
         let b = try ImageBuilder(repository: s.repository, linkMode: link, worldReadable: worldReadable)
         try b.apply(LayerInput(source: BytesSource(Self.layer()), name: "L1", expect: LayerExpectations(compression: .none)))
-        return try b.publish(as: try PublishedName(name))
+        let published = try b.publish(as: try PublishedName(name))
+        unreadable?(b.unreadableByOthers)
+        return published
+    }
+
+    /// The count the sync summary reports (from the catalog and the on-disk mode rules) agrees with
+    /// what `stats` finds walking the tree: secret/ (0700), secret/key below it, bin/tool (0750),
+    /// bin/setuid (04711: o+x, no o+r) and empty (0600); none with --world-readable.
+    @Test(arguments: [false, true])
+    func unreadablePathsAreCountedAsStatsCountsThem(_ worldReadable: Bool) throws {
+        let s = try LayerSandbox()
+        var counted = -1
+        _ = try build(s, link: .hardlink, worldReadable: worldReadable, name: "org/count:1") { counted = $0 }
+        #expect(counted == (worldReadable ? 0 : 5))
+        #expect(RepositoryStats.compute(s.repository).unreadableByOthers == counted)
     }
 
     @Test(arguments: [LinkMode.hardlink, .copy])

@@ -62,15 +62,18 @@ public struct RepositoryStats: Codable, Sendable, Equatable {
                 s.treesWithoutCatalog.append(id.hex)
             }
             if let disk = try? DiskTree.walk(repository.imagePath(id)) {
-                s.unreadableByOthers += unreadableByOthers(disk)
+                s.unreadableByOthers += unreadableByOthers(disk.mapValues { ($0.type, $0.mode) })
             }
         }
         s.dedupRatio = s.storedBytes > 0 ? Double(s.catalogBytes) / Double(s.storedBytes) : 0
         return s
     }
 
-    /// Counts paths of one tree that "other" users cannot read.
-    static func unreadableByOthers(_ disk: [PathBytes: DiskEntry]) -> Int {
+    /// Counts the paths of one tree that "other" users cannot read: a file without o+r, a directory
+    /// without o+r or o+x, and everything below a directory without o+x. `tree` maps every path
+    /// (the root is the empty path) to its type and its permission bits on disk.
+    public static func unreadableByOthers(_ tree: [PathBytes: (type: CatalogEntryType?, mode: UInt32)]) -> Int {
+        let disk = tree
         var traversable: [PathBytes: Bool] = [:]
         func canEnter(_ dir: PathBytes) -> Bool {
             if let known = traversable[dir] { return known }

@@ -199,6 +199,19 @@ public final class ObjectStore {
         case .reflink, .copy, .auto:
             if try Syscall.lstat(at: dfd, rest) != nil {
                 known[d, default: []].append((0, 0, 0, rest))
+                // Stored since this file looked (another writer thread): in reflink mode, share the
+                // object's extents after all. (A copy-mode file keeps its own blocks anyway.)
+                if self.mode == .reflink {
+                    let src = rest.withCString { openat(dfd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+                    if src >= 0 {
+                        defer { Syscall.close(src) }
+                        if imgsync_ficlone(fd, src) == 0 {
+                            try Syscall.setTimes(fd: fd, sec: sec, nsec: nsec)
+                            bodiesReused += 1
+                            bytesReused += size
+                        }
+                    }
+                }
                 return
             }
             let tdir = try tmpDir()

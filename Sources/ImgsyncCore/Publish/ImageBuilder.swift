@@ -44,6 +44,9 @@ public final class ImageBuilder {
     public private(set) var layerDigests: [LayerDigests] = []
     private var imageBytes: Int64 = 0
     private var done = false
+    /// Paths of the published tree that users other than the owner cannot read on disk (a CVMFS
+    /// client hides them from everyone but root); set by `publish`.
+    public private(set) var unreadableByOthers = 0
 
     /// `worldReadable`: tree files and directories a+rX on disk (DESIGN §2). A repository is one or
     /// the other: a builder whose setting differs from the existing trees' is refused.
@@ -150,6 +153,14 @@ public final class ImageBuilder {
         let id = imageID ?? chainID ?? Digest.empty
         try applier.finish()
         let catalog = applier.snapshot()
+        var onDisk: [PathBytes: (type: CatalogEntryType?, mode: UInt32)] = [:]
+        onDisk.reserveCapacity(catalog.count)
+        for e in catalog {
+            let mode = e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable)
+                : ObjectStore.ownMode(e.mode, worldReadable: worldReadable)   // the "other" bits agree in every link mode
+            onDisk[e.path] = (e.type, UInt32(mode))
+        }
+        unreadableByOthers = RepositoryStats.unreadableByOthers(onDisk)
         let imagePath = repository.imagePath(id)
         var reused = false
         if FileManager.default.fileExists(atPath: imagePath) {

@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+@testable import ImgsyncSync
+
+/// The sync summary's lines that are not covered by the end-to-end runs.
+@Suite struct SyncReportTests {
+    func image(_ name: String, unreadable: Int) -> ImageResult {
+        var r = ImageResult(name: name, reference: "example.org/\(name)", origin: "images.txt:1", outcome: .added)
+        r.unreadableByOthers = unreadable
+        return r
+    }
+
+    @Test func namesTheImagesWithPathsOtherUsersCannotRead() throws {
+        var report = SyncReport(root: "/srv/r", list: "images.txt", started: Date())
+        report.images = [image("org/a:1", unreadable: 0), image("org/b:1", unreadable: 3), image("org/c:1", unreadable: 1)]
+        let lines = report.text().split(separator: "\n").map(String.init)
+        let line = try #require(lines.first { $0.hasPrefix("unreadable by other users:") }, "\(lines)")
+        #expect(line.contains("4 paths in org/b:1 (3), org/c:1 (1)"))
+        #expect(!line.contains("org/a:1"))
+        #expect(line.contains("--world-readable"))
+        let json = try #require(try JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
+        let images = try #require(json["images"] as? [[String: Any]])
+        #expect(images.map { $0["unreadableByOthers"] as? Int } == [0, 3, 1])
+
+        report.images = [image("org/a:1", unreadable: 0)]
+        #expect(!report.text().contains("unreadable by other users"))
+    }
+}
