@@ -50,8 +50,7 @@ extension LayerApplier {
             case .directory:
                 try Syscall.mkdir(at: try dirFd(parent), name, mode: 0o700)
             case .regular:
-                let diskMode = store.mode == .hardlink ? ObjectStore.sharedMode(e.mode, worldReadable: store.worldReadable)
-                    : ObjectStore.ownMode(e.mode, worldReadable: store.worldReadable)
+                let diskMode = store.fileMode(e.mode)
                 if e.size == 0 {
                     let pfd = try dirFd(parent)
                     let fd = name.withCString { openat(pfd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }

@@ -14,8 +14,7 @@ extension LayerApplier {
         setAttributes(inode, from: entry)
         inode.size = entry.size
         let sec = inode.mtime, nsec = inode.mtimeNsec
-        let diskMode = store.mode == .hardlink ? ObjectStore.sharedMode(inode.mode, worldReadable: store.worldReadable)
-            : ObjectStore.ownMode(inode.mode, worldReadable: store.worldReadable)
+        let diskMode = store.fileMode(inode.mode)
         func dfd() throws -> Int32 { try directoryFd ?? dirFd(parent) }
 
         if entry.size <= Int64(smallFileLimit) {

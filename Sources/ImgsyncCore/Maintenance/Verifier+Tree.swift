@@ -60,8 +60,7 @@ extension Verifier {
             case .directory:
                 wantMode = UInt32(ObjectStore.directoryMode(e.mode, worldReadable: worldReadable))
             case .regular:
-                wantMode = shared ? UInt32(ObjectStore.sharedMode(e.mode, worldReadable: worldReadable))
-                    : UInt32(ObjectStore.ownMode(e.mode, worldReadable: worldReadable))
+                wantMode = UInt32(ObjectStore.fileMode(e.mode, shared: shared, worldReadable: worldReadable))
                 if d.size != e.size {
                     diffs.append((e.path, "size \(d.size), the catalog says \(e.size)"))
                 } else if e.size > 0, let want = e.sha256 {

@@ -20,6 +20,12 @@ public final class ObjectStore {
     static func ownMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? widened(mode) : mode) & 0o1777)
     }
+    /// Permission bits of a tree file on disk: shared with an object (hardlink mode) or its own inode.
+    static func fileMode(_ mode: UInt32, shared: Bool, worldReadable: Bool) -> mode_t {
+        shared ? sharedMode(mode, worldReadable: worldReadable) : ownMode(mode, worldReadable: worldReadable)
+    }
+    /// Permission bits this store's tree files get on disk.
+    func fileMode(_ mode: UInt32) -> mode_t { ObjectStore.fileMode(mode, shared: self.mode == .hardlink, worldReadable: worldReadable) }
     /// Permission bits of a tree directory on disk: exact, or a+rx with `--world-readable`.
     static func directoryMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? mode | 0o555 : mode) & 0o7777)

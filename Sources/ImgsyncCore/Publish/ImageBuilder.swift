@@ -156,8 +156,7 @@ public final class ImageBuilder {
         var onDisk: [PathBytes: (type: CatalogEntryType?, mode: UInt32)] = [:]
         onDisk.reserveCapacity(catalog.count)
         for e in catalog {
-            let mode = e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable)
-                : ObjectStore.ownMode(e.mode, worldReadable: worldReadable)   // the "other" bits agree in every link mode
+            let mode = e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable) : store.fileMode(e.mode)
             onDisk[e.path] = (e.type, UInt32(mode))
         }
         unreadableByOthers = RepositoryStats.unreadableByOthers(onDisk)
