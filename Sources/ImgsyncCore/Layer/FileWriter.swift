@@ -193,10 +193,8 @@ final class FileWriter: @unchecked Sendable {
         let fd = try FileOps.create(job.dirfd, job.name)
         defer { Syscall.close(fd) }
         try job.body.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
-        try Syscall.chmod(fd: fd, job.diskMode)
-        warnings += FileOps.applyXattrs(fd: fd, inode, entry: job.entry, mode: store.mode)
-        try Syscall.setTimes(fd: fd, sec: sec, nsec: nsec)
-        try store.adopt(digest, size: size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name, fd: fd)
+        warnings += try FileOps.finishAndAdopt(fd: fd, digest, size: size, inode, diskMode: job.diskMode, entry: job.entry,
+                                               store: store, dirfd: job.dirfd, name: job.name)
     }
 }
 
@@ -213,16 +211,33 @@ enum FileOps {
     static func isApplicable(_ name: PathBytes) -> Bool { name.starts(with: userPrefix) }
     private static let userPrefix = Array("user.".utf8)
 
-    /// Applies the inode's applicable xattrs; returns a warning for each one the filesystem refused.
-    static func applyXattrs(fd: Int32, _ inode: Inode, entry: PathBytes, mode: LinkMode) -> [String] {
-        guard mode != .hardlink else { return [] }
+    /// Sets the applicable ones of `xattrs` on `fd`; returns a warning, naming `label`, for each one
+    /// the filesystem refused.
+    static func setXattrs(fd: Int32, _ xattrs: [Xattr], label: String) -> [String] {
         var warnings: [String] = []
-        for x in inode.xattrs where isApplicable(x.name) {
+        for x in xattrs where isApplicable(x.name) {
             let r = x.name.withCString { n in x.value.withUnsafeBytes { fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
             if r != 0 {
-                warnings.append("\(entry.escapedForDisplay): xattr \(x.name.escapedForDisplay) not applied: \(Syscall.errorString(errno))")
+                warnings.append("\(label): xattr \(x.name.escapedForDisplay) not applied: \(Syscall.errorString(errno))")
             }
         }
+        return warnings
+    }
+
+    /// A regular file's xattrs: none on a shared inode (hardlink mode).
+    static func applyXattrs(fd: Int32, _ inode: Inode, entry: PathBytes, mode: LinkMode) -> [String] {
+        guard mode != .hardlink else { return [] }
+        return setXattrs(fd: fd, inode.xattrs, label: entry.escapedForDisplay)
+    }
+
+    /// After a body was written to `fd`, in the order D9 asks: permission bits, xattrs, mtime; then
+    /// the store adopts the file. Returns the xattr warnings.
+    static func finishAndAdopt(fd: Int32, _ digest: Digest, size: Int64, _ inode: Inode, diskMode: mode_t, entry: PathBytes,
+                               store: ObjectStore, dirfd: Int32, name: PathBytes) throws -> [String] {
+        try Syscall.chmod(fd: fd, diskMode)
+        let warnings = applyXattrs(fd: fd, inode, entry: entry, mode: store.mode)
+        try Syscall.setTimes(fd: fd, sec: inode.mtime, nsec: inode.mtimeNsec)
+        try store.adopt(digest, size: size, mode: inode.mode, sec: inode.mtime, nsec: inode.mtimeNsec, dirfd: dirfd, name: name, fd: fd)
         return warnings
     }
 }

@@ -17,10 +17,7 @@ extension LayerApplier {
         for child in dir.children.values where child.isDirectory { try finishDirectory(child) }
         let fd = try dirFd(dir)
         let inode = dir.inode
-        for x in inode.xattrs where isApplicable(x.name) {
-            let r = x.name.withCString { n in x.value.withUnsafeBytes { fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
-            if r != 0 { warn("\(dir.path.escapedForDisplay)/: xattr \(x.name.escapedForDisplay) not applied: \(Syscall.errorString(errno))") }
-        }
+        for w in FileOps.setXattrs(fd: fd, inode.xattrs, label: "\(dir.path.escapedForDisplay)/") { warn(w) }
         try Syscall.chmod(fd: fd, ObjectStore.directoryMode(inode.mode, worldReadable: store.worldReadable))
         try Syscall.setTimes(fd: fd, sec: inode.mtime, nsec: inode.mtimeNsec)
         if dir.parent != nil { closeFd(dir) }

@@ -13,7 +13,6 @@ extension LayerApplier {
         let inode = Inode(type: .regular, mode: 0)
         setAttributes(inode, from: entry)
         inode.size = entry.size
-        let sec = inode.mtime, nsec = inode.mtimeNsec
         let diskMode = store.fileMode(inode.mode)
         func dfd() throws -> Int32 { try directoryFd ?? dirFd(parent) }
 
@@ -46,13 +45,11 @@ extension LayerApplier {
             }
             let digest = hasher.finalize()
             inode.sha256 = digest
-            try Syscall.chmod(fd: fd, diskMode)
-            for w in FileOps.applyXattrs(fd: fd, inode, entry: entry.name, mode: store.mode) { warn(w) }
-            try Syscall.setTimes(fd: fd, sec: sec, nsec: nsec)
-            try store.adopt(digest, size: entry.size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: try dfd(), name: name, fd: fd)
+            for w in try FileOps.finishAndAdopt(fd: fd, digest, size: entry.size, inode, diskMode: diskMode, entry: entry.name,
+                                                store: store, dirfd: try dfd(), name: name) {
+                warn(w)
+            }
         }
         add(TreeNode(name: name, parent: parent, inode: inode), to: parent)
     }
-
-    func isApplicable(_ name: PathBytes) -> Bool { FileOps.isApplicable(name) }
 }
