@@ -101,10 +101,10 @@ public struct SyncReport: Codable, Sendable {
         if let held = removalHeld { out += "kept: \(held)\n" }
         for e in removalErrors { out += "not removed: \(e)\n" }
         for h in hookErrors { out += "hook: \(h)\n" }
-        let private_ = images.filter { $0.unreadableByOthers > 0 }
-        if !private_.isEmpty {
-            let total = private_.reduce(0) { $0 + $1.unreadableByOthers }
-            let list = private_.map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
+        let withHiddenPaths = images.filter { $0.unreadableByOthers > 0 }
+        if !withHiddenPaths.isEmpty {
+            let total = withHiddenPaths.reduce(0) { $0 + $1.unreadableByOthers }
+            let list = withHiddenPaths.map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
             out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see --world-readable)\n"
         }
         let verb = dryRun ? "would change" : "updated"

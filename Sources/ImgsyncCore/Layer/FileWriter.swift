@@ -84,11 +84,7 @@ final class FileWriter: @unchecked Sendable {
     func drain() throws -> [String] {
         cond.lock()
         defer { cond.unlock() }
-        while head < queue.count || active > 0 {
-            drainWaiting = true
-            cond.wait()
-        }
-        drainWaiting = false
+        waitUntilIdle()
         if let failure { throw failure }
         let w = warnings
         warnings.removeAll()
@@ -99,12 +95,17 @@ final class FileWriter: @unchecked Sendable {
     /// used on error paths, so that nothing writes once the caller has seen the error.
     func quiesce() {
         cond.lock()
+        waitUntilIdle()
+        cond.unlock()
+    }
+
+    /// With `cond` locked: waits until no job is queued or running.
+    private func waitUntilIdle() {
         while head < queue.count || active > 0 {
             drainWaiting = true
             cond.wait()
         }
         drainWaiting = false
-        cond.unlock()
     }
 
     /// Finishes the queued work and ends the threads.

@@ -73,17 +73,16 @@ public struct RepositoryStats: Codable, Sendable, Equatable {
     /// without o+r or o+x, and everything below a directory without o+x. `tree` maps every path
     /// (the root is the empty path) to its type and its permission bits on disk.
     public static func unreadableByOthers(_ tree: [PathBytes: (type: CatalogEntryType?, mode: UInt32)]) -> Int {
-        let disk = tree
         var traversable: [PathBytes: Bool] = [:]
         func canEnter(_ dir: PathBytes) -> Bool {
             if let known = traversable[dir] { return known }
-            let own = (disk[dir]?.mode ?? 0) & 0o001 != 0
+            let own = (tree[dir]?.mode ?? 0) & 0o001 != 0
             let result = own && (dir.isEmpty || canEnter(parent(of: dir)))
             traversable[dir] = result
             return result
         }
         var count = 0
-        for (path, e) in disk {
+        for (path, e) in tree {
             if !path.isEmpty && !canEnter(parent(of: path)) {
                 count += 1
                 continue

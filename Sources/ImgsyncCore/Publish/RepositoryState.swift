@@ -198,9 +198,11 @@ extension Repository {
     /// by image id, or a body's inode shared in hardlink mode, must have the modes the run expects.
     /// Throws when existing trees were built with the other setting.
     public func checkWorldReadable(_ wanted: Bool) throws {
-        if let existing = worldReadableSetting(), existing != wanted {
-            throw ImgsyncError(.config, "the trees in \(root) were built \(wanted ? "without" : "with") --world-readable; a repository is one or the other: publish into a new root to change it")
-        }
+        if let existing = worldReadableSetting(), existing != wanted { throw worldReadableMismatch(wanted: wanted) }
+    }
+
+    private func worldReadableMismatch(wanted: Bool) -> ImgsyncError {
+        ImgsyncError(.config, "the trees in \(root) were built \(wanted ? "without" : "with") --world-readable; a repository is one or the other: publish into a new root to change it")
     }
 
     /// The setting a command should build with: what the existing trees have, or `requested` for
@@ -208,7 +210,7 @@ extension Repository {
     /// (without the flag, a run follows the repository).
     public func effectiveWorldReadable(requested: Bool) throws -> Bool {
         let existing = worldReadableSetting()
-        if requested && existing == false { try checkWorldReadable(true) }
+        if requested && existing == false { throw worldReadableMismatch(wanted: true) }
         return requested || existing == true
     }
 }
