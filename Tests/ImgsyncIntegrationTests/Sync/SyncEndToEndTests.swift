@@ -75,6 +75,15 @@ import Testing
         }
     }
 
+    /// A registry holding org/app:1 (the app 1.0 image) and org/app:2 (app 1.1).
+    static func appRegistry(_ env: FakeEnvironment) async throws -> LocalRegistry {
+        let reg = try await env.registry()
+        let (layout, _) = try await env.layout(imagesJSON(try writeLayers(env)))
+        try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1")
+        try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:2")
+        return reg
+    }
+
     func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
     func inode(_ path: String) -> UInt64? {
@@ -266,10 +275,7 @@ import Testing
     /// command), so no tree is reused with the wrong modes.
     @Test func aRepositoryIsWorldReadableOrNot() async throws {
         try await withFakeEnvironment { env in
-            let reg = try await env.registry()
-            let (layout, _) = try await env.layout(Self.imagesJSON(try Self.writeLayers(env)))
-            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1")
-            try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:2")
+            let reg = try await Self.appRegistry(env)
             let root = env.dir.file("root")
             let r1 = try await sync(env, root: root, [try target(reg, "org/app:1")]) { $0.worldReadable = true }
             #expect(r1.exitCode == 0, "\(r1.text())")

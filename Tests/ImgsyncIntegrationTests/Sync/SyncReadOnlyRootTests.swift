@@ -33,10 +33,7 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "bind mounts need root"))
     func aReadOnlyRootIsWrittenOnlyBetweenTheHooks() async throws {
         try await withFakeEnvironment { env in
-            let reg = try await env.registry()
-            let (layout, _) = try await env.layout(SyncEndToEndTests.imagesJSON(try SyncEndToEndTests.writeLayers(env)))
-            try await env.push(layout, tag: "app10", to: "\(reg.name)/org/app:1")
-            try await env.push(layout, tag: "app11", to: "\(reg.name)/org/app:2")
+            let reg = try await SyncEndToEndTests.appRegistry(env)
             let root = env.dir.file("root")
             let lock = env.dir.file("imgsync.lock")
             let before = env.dir.file("before-ran"), after = env.dir.file("after-ran")
