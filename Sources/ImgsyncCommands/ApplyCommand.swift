@@ -17,8 +17,7 @@ public struct ApplyCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Repository root.")
-    var root: String
+    @OptionGroup var rootOption: RootOption
 
     @Option(name: .long, help: "Published name, e.g. org/image:tag.")
     var name: String
@@ -74,7 +73,7 @@ public struct ApplyCommand: ParsableCommand {
     public func run() throws {
         let started = Date()
         let publishedName = try PublishedName(name)
-        let repository = try Repository(root: root)
+        let repository = try Repository(root: rootOption.path!)
         try repository.lock()
         var limits = LayerLimits()
         if let maxLayerBytes { limits.maxLayerBytes = maxLayerBytes }

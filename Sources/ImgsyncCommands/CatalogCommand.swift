@@ -9,8 +9,7 @@ public struct CatalogCommand: ParsableCommand {
         abstract: "Print the catalog of a published image as JSON Lines, one path per line."
     )
 
-    @Option(name: .long, help: "Repository root.")
-    var root: String
+    @OptionGroup var rootOption: RootOption
 
     @Argument(help: "Published name, e.g. org/image:tag.")
     var name: String
@@ -18,7 +17,7 @@ public struct CatalogCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let repository = try Repository(root: root)
+        let repository = try rootOption.existing()
         let published = try PublishedName(name)
         guard let id = repository.imageID(of: published) else {
             throw ImgsyncError(.invalidArgument, "\(name) is not published in \(repository.root)")

@@ -26,12 +26,25 @@ public struct Imgsync: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let error as ImgsyncError {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(exitStatus(for: error))
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             }
             exit(withError: error)
+        }
+    }
+
+    /// The exit status of a command that stopped on `error`: 2 for an unusable invocation or
+    /// configuration (not a repository, repository locked, bad credentials file, a failing
+    /// before-change hook: nothing was changed), 1 for everything else.
+    static func exitStatus(for error: ImgsyncError) -> Int32 {
+        switch error.code {
+        case .config, .busy, .credentials, .invalidArgument, .invalidReference: return 2
+        default: return 1
         }
     }
 }

@@ -47,8 +47,13 @@ public struct SyncCommand: AsyncParsableCommand {
     @Option(help: "How tree files share bodies: auto, hardlink, reflink or copy (copy inside a CVMFS transaction).")
     var link = "auto"
 
-    @Flag(help: "Publish as <registry>/<repo>:<tag> instead of dropping the registry.")
-    var keepRegistry = false
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Publish as <registry>/<repo>:<tag> instead of dropping the registry.",
+        discussion: "Recorded in the repository: later runs follow it without the flag; asking for the other value is refused unless --migrate-paths."))
+    var keepRegistry: Bool?
+
+    @Flag(help: "Accept a change of --keep-registry: republish every name under its new path and remove the old paths.")
+    var migratePaths = false
 
     @Option(help: "Shell command run before the first change (e.g. 'cvmfs_server transaction repo').")
     var beforeChange: String?
@@ -129,12 +134,15 @@ public struct SyncCommand: AsyncParsableCommand {
         let defaultPlatform = try Platform(parsing: platform)
         let report: SyncReport
         do {
-            report = try await registryOptions.withClient(logger: logger) { client in
+            let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry, migrate: migratePaths, root: options.root)
+            options.keepRegistry = keepRegistry
+            options.migratePaths = migratePaths
+            report = try await registryOptions.withClient(logger: logger) { [options] client in
                 let list = try await ImageList.load(images, client: client)
-                let (targets, issues) = await SyncTarget.targets(
+                let (targets, issues, failedLines) = await SyncTarget.targets(
                     of: list, keepRegistry: keepRegistry, defaultPlatform: defaultPlatform, client: client)
                 let engine = try SyncEngine(options: options, client: client, logger: logger)
-                return try await engine.run(targets: targets, listIssues: issues, listEntries: list.entries.count, listName: list.source)
+                return try await engine.run(targets: targets, listIssues: issues, failedLines: failedLines, listEntries: list.entries.count, listName: list.source)
             }
         } catch {
             FileHandle.standardError.write(Data("imgsync sync: \(error)\nnothing was published or removed\n".utf8))

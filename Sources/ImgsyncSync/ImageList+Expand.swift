@@ -111,7 +111,9 @@ extension ImageList {
             var pending = keys.makeIterator()
             func start(_ key: RepositoryKey) {
                 group.addTask {
-                    do { return (key, .success(try await lister(key.registry, key.repository))) } catch { return (key, .failure(error)) }
+                    // Not `return (key, .success(try await …))` inside do/catch: see `Result.capturing`.
+                    let result = await Result.capturing { try await lister(key.registry, key.repository) }
+                    return (key, result)
                 }
             }
             for _ in 0..<max(1, concurrency) {

@@ -12,7 +12,8 @@ public struct ImageListEntry: Sendable, Hashable {
     public let reference: ImageReference
     /// The tag pattern, for a line whose tag holds `*`, `?` or `[…]`.
     public let pattern: TagPattern?
-    /// The platform given with `--platform` on the line, normalised (`linux/arm64/v8`), if any.
+    /// The platform given with `--platform` on the line, normalised (`linux/arm64/v8`), or `any`
+    /// (`Platform.anyKeyword`: a single-platform image is taken whatever its platform), if any.
     public let platform: String?
 
     public var isPattern: Bool { pattern != nil }
@@ -145,7 +146,7 @@ enum ImageListLine: Equatable {
             }
             guard platform == nil else { return .invalid("--platform is given twice") }
             do {
-                platform = try Platform(parsing: String(value!)).description
+                platform = String(value!) == Platform.anyKeyword ? Platform.anyKeyword : try Platform(parsing: String(value!)).description
             } catch let error as ImgsyncError {
                 return .invalid(error.message)
             } catch {

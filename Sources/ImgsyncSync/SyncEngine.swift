@@ -10,12 +10,23 @@ public struct SyncTarget: Sendable, Hashable {
     public var platform: Platform
     /// Where it came from, e.g. `images.txt:12`.
     public var origin: String
+    /// The line says `--platform any`: a single-platform image is taken whatever its platform
+    /// (`platform` then only chooses from an index).
+    public var acceptAnyPlatform: Bool
 
-    public init(name: PublishedName, reference: ImageReference, platform: Platform, origin: String) {
+    public init(name: PublishedName, reference: ImageReference, platform: Platform, origin: String, acceptAnyPlatform: Bool = false) {
         self.name = name
         self.reference = reference
         self.platform = platform
         self.origin = origin
+        self.acceptAnyPlatform = acceptAnyPlatform
+    }
+
+    /// Whether a name published from `recorded` (a `NameRecord.platform`) still serves this target.
+    func platformServed(by recorded: String) -> Bool {
+        if acceptAnyPlatform { return true }
+        guard let p = try? Platform(parsing: recorded) else { return false }
+        return p.serves(platform)
     }
 }
 
@@ -39,6 +50,11 @@ public struct SyncOptions: Sendable {
     /// "other"). A repository is built with it or without it, never both; without it a run follows
     /// the existing trees.
     public var worldReadable = false
+    /// Names keep the registry (the names of the targets were made with this setting). Recorded in
+    /// the state; a run with the other value than the repository's is refused unless
+    /// `migratePaths` (see `PathSettings`).
+    public var keepRegistry = false
+    public var migratePaths = false
     public var limits = LayerLimits()
     public var gzipEngine: GzipEngine = .isal
     /// Shell commands run before the first change and after the last (`cvmfs_server transaction` /
@@ -83,17 +99,23 @@ public final class SyncEngine: @unchecked Sendable {
     }
 
     /// Runs the sync for `targets` (the expanded list). `listIssues` are the list's bad lines (they
-    /// make the run exit 1 and hold back removals); `listEntries` counts the list's entries for the
-    /// shrink guard. Throws only for problems that stop the whole run (lock held, unreadable state,
-    /// a failing before-change hook).
-    public func run(targets: [SyncTarget], listIssues: [String], listEntries: Int, listName: String) async throws -> SyncReport {
+    /// make the run exit 1 and hold back removals); `failedLines` of them produced no image at all
+    /// (counted as failed); `listEntries` counts the list's entries for the shrink guard. Throws
+    /// only for problems that stop the whole run (lock held, unreadable state, a failing
+    /// before-change hook).
+    public func run(targets: [SyncTarget], listIssues: [String], failedLines: Int = 0, listEntries: Int,
+                    listName: String) async throws -> SyncReport {
         let started = Date()
         var report = SyncReport(root: repository.root, list: listName, started: started)
         report.dryRun = options.dryRun
         report.listIssues = listIssues
+        report.failedLines = failedLines
         try repository.lock(wait: options.wait, at: options.lockFile)
         worldReadable = try repository.effectiveWorldReadable(requested: options.worldReadable)
         var state = try repository.readState()
+        // Checked again under the lock (the command checked before expanding the list).
+        _ = try PathSettings.keepRegistry(requested: options.keepRegistry, recorded: PathSettings.recordedKeepRegistry(state),
+                                          migrate: options.migratePaths, root: repository.root)
 
         // 1. Which images changed? HEAD only.
         let before = state
@@ -118,15 +140,24 @@ public final class SyncEngine: @unchecked Sendable {
         let wanted = Set(targets.map(\.name.description))
         let published = repository.publishedNames()
         var leaving = options.removeUnlisted ? published.map(\.name).filter { !wanted.contains($0) } : []
+        // The shrink guard is a state, not a one-run warning: while removals are held, the
+        // recorded list size stays the one from before the shrink, so later runs keep holding them
+        // until an operator passes --force or the list grows back (design §3 step 6).
+        var removalsHeld = false
         if !leaving.isEmpty && !options.force {
             if !listIssues.isEmpty {
                 report.removalHeld = "\(leaving.count) name(s) no longer listed, kept because the list has bad lines (pass --force to remove them anyway)"
-                leaving = []
+                removalsHeld = true
             } else if let before = state.listEntries, before > 0,
                       Double(before - listEntries) > options.shrinkLimit * Double(before) {
-                report.removalHeld = "\(leaving.count) name(s) no longer listed, kept because the list shrank from \(before) to \(listEntries) entries (more than \(Int(options.shrinkLimit * 100))%; pass --force)"
-                leaving = []
+                let since = state.removalsHeldSince.map { ", held since \(ISO8601DateFormatter().string(from: $0))" } ?? ""
+                report.removalHeld = "\(leaving.count) name(s) no longer listed, kept because the list shrank from \(before) to \(listEntries) entries (more than \(Int(options.shrinkLimit * 100))%\(since); pass --force to remove them)"
+                removalsHeld = true
             }
+        }
+        if removalsHeld {
+            report.keptNames = leaving.sorted()
+            leaving = []
         }
 
         if options.dryRun {
@@ -156,23 +187,33 @@ public final class SyncEngine: @unchecked Sendable {
         }
         if willChange, let hook = options.beforeChange {
             try runHook(hook, what: "before-change")
-            // Now writable: what an interrupted run left (it could not be removed at lock time).
+            // Now writable: the layout of a repository that starts empty (nothing could be created
+            // before the hook), and what an interrupted run left (it could not be removed at lock time).
+            try repository.createLayout()
             repository.cleanStaging()
         }
         progress.begin(total: pending.count)
         let display = progress.display()
+        // Each image's record is written as soon as its name points to the new tree, so a run
+        // killed midway leaves a state that knows what it published (issue 10 item 16).
+        let journal = StateJournal(state, repository: repository)
         let built = await boundedMap(pending, limit: max(1, options.jobs)) { p in
             let b = await self.build(p.0, p.1)
+            if let record = b.record {
+                do {
+                    try journal.update { $0.names[p.0.name.description] = record }
+                } catch {
+                    self.logger.warning("\(p.0.name): published, but the sync state could not be written yet: \(error)")
+                }
+            }
             self.progress.finished(p.0.name.description)
             return b
         }
         display?.cancel()
         await display?.value
-        for (i, b) in built.enumerated() {
+        state = journal.current
+        for b in built {
             results.append(b.result)
-            if let record = b.record {
-                state.names[pending[i].0.name.description] = record
-            }
         }
         for name in leaving {
             do {
@@ -184,8 +225,16 @@ public final class SyncEngine: @unchecked Sendable {
                 report.removalErrors.append("\(name): \(error)")
             }
         }
-        if options.removeUnlisted { state.listEntries = listEntries }
+        if options.removeUnlisted {
+            if removalsHeld {
+                if state.removalsHeldSince == nil { state.removalsHeldSince = Date() }
+            } else {
+                state.listEntries = listEntries
+                state.removalsHeldSince = nil
+            }
+        }
         state.lastSync = Date()
+        if options.removeUnlisted || state.keepRegistry == nil { state.keepRegistry = options.keepRegistry }
         try repository.writeState(state)
         if let after = options.afterSync {
             do {
@@ -230,7 +279,7 @@ public final class SyncEngine: @unchecked Sendable {
         result.digest = head.digest.description
         if let record = state.names[target.name.description],
            record.digest == head.digest,
-           record.platform == target.platform.description,
+           target.platformServed(by: record.platform),
            repository.imageID(of: target.name) == record.imageID,
            intact(record.imageID) {
             result.outcome = .unchanged
@@ -259,7 +308,7 @@ public final class SyncEngine: @unchecked Sendable {
         let start = Date()
         let wasPublished = repository.imageID(of: target.name)
         do {
-            let image = try await client.resolve(target.reference, platform: target.platform)
+            let image = try await client.resolve(target.reference, platform: target.platform, acceptAnyPlatform: target.acceptAnyPlatform)
             let imageID = image.configDescriptor.digest
             result.digest = image.digest.description
             result.imageID = imageID.description
@@ -282,7 +331,7 @@ public final class SyncEngine: @unchecked Sendable {
             let record = NameRecord(
                 name: target.name.description, reference: target.reference.description, digest: image.digest,
                 manifestDigest: image.manifestDigest, manifestMediaType: image.manifestMediaType, imageID: imageID,
-                platform: target.platform.description, published: Date(), checked: Date())
+                platform: (image.platform ?? target.platform).description, published: Date(), checked: Date())
             logger.info("\(target.name): \(result.outcome.rawValue) (\(imageID), \(result.layersFetched) layer(s) fetched, \(result.layersReused) reused)")
             return Built(result: result, record: record)
         } catch {
@@ -369,17 +418,29 @@ public final class SyncEngine: @unchecked Sendable {
     }
 
     func runHook(_ command: String, what: String) throws {
-        logger.info("running the \(what) hook: \(command)")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        var env = ProcessInfo.processInfo.environment
-        env["IMGSYNC_ROOT"] = repository.root
-        p.environment = env
-        try p.run()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            throw ImgsyncError(.config, "the \(what) hook `\(command)` exited with status \(p.terminationStatus)")
+        try ChangeHooks.run(command, what: what, root: repository.root) { logger.info("\($0)") }
+    }
+}
+
+/// The sync state while builds run concurrently: every update is written to `state.json` at once
+/// (atomically: temporary file, fsync, rename), under a lock so that writes never interleave.
+final class StateJournal: @unchecked Sendable {
+    // @unchecked: `state` is only touched under `lock`.
+    private let lock = NSLock()
+    private var state: RepositoryState
+    private let repository: Repository
+
+    init(_ state: RepositoryState, repository: Repository) {
+        self.state = state
+        self.repository = repository
+    }
+
+    var current: RepositoryState { lock.withLock { state } }
+
+    func update(_ change: (inout RepositoryState) -> Void) throws {
+        try lock.withLock {
+            change(&state)
+            try repository.writeState(state)
         }
     }
 }

@@ -58,10 +58,15 @@ public struct SyncReport: Codable, Sendable {
     public var images: [ImageResult] = []
     /// Problems with the list itself (file:line: reason); those lines were skipped.
     public var listIssues: [String] = []
+    /// List lines that produced no image (a bad line, a tag pattern whose tags could not be listed
+    /// or that matches nothing): failures of the run like a failed image.
+    public var failedLines = 0
     /// Names unpublished because they left the list.
     public var removed: [String] = []
     /// Why names that left the list were kept (shrink guard, list errors), if they were.
     public var removalHeld: String?
+    /// The names that left the list but were kept (see `removalHeld`).
+    public var keptNames: [String] = []
     public var hookErrors: [String] = []
     /// Names that left the list but could not be unpublished.
     public var removalErrors: [String] = []
@@ -87,7 +92,7 @@ public struct SyncReport: Codable, Sendable {
 
     /// 0 everything synced; 1 some images or list lines failed, a name could not be removed, or a hook failed.
     public var exitCode: Int32 {
-        (count(.failed) > 0 || !listIssues.isEmpty || !hookErrors.isEmpty || !removalErrors.isEmpty) ? 1 : 0
+        (count(.failed) > 0 || failedLines > 0 || !listIssues.isEmpty || !hookErrors.isEmpty || !removalErrors.isEmpty) ? 1 : 0
     }
 
     /// The human summary printed at the end of a run.
@@ -109,7 +114,9 @@ public struct SyncReport: Codable, Sendable {
         }
         let verb = dryRun ? "would change" : "updated"
         out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
-        out += "\(count(.unchanged)) unchanged, \(removed.count) removed, \(count(.failed)) failed; "
+        out += "\(count(.unchanged)) unchanged, \(removed.count) removed, \(count(.failed) + failedLines) failed"
+        if failedLines > 0 { out += " (\(failedLines) of them list line\(failedLines == 1 ? "" : "s") that produced no image)" }
+        out += "; "
         out += "fetched \(ByteCount.format(bytesFetched)), \(objectsAdded) new objects (\(ByteCount.format(bytesAdded))), "
         out += "\(ByteCount.format(bytesDeduplicated)) deduplicated; \(String(format: "%.1f", seconds)) s\n"
         return out

@@ -4,25 +4,31 @@ import ImgsyncRegistry
 extension SyncTarget {
     /// The sync targets of a parsed list: globs expanded through `tags/list`, names assigned, each
     /// entry's platform (or `defaultPlatform`). Returns the list's own issues plus expansion issues
-    /// as `file:line: reason` lines.
+    /// as `file:line: reason` lines, and how many lines with an issue produced no image at all (a
+    /// bad line, a pattern whose tags could not be listed or that matches nothing): a sync counts
+    /// those as failed.
     public static func targets(
         of list: ImageList, keepRegistry: Bool, defaultPlatform: Platform, client: RegistryClient
-    ) async -> (targets: [SyncTarget], issues: [String]) {
+    ) async -> (targets: [SyncTarget], issues: [String], failedLines: Int) {
         let (listed, expandIssues) = await ImageList.expand(list, keepRegistry: keepRegistry) { registry, repository in
             try await client.listTags(registry: registry, repository: repository)
         }
         var issues = (list.issues + expandIssues).map(\.description)
         var targets: [SyncTarget] = []
+        var linesWithImages: Set<Int> = []
+        var linesWithIssues = Set((list.issues + expandIssues).map(\.line))
         for image in listed {
             do {
-                let platform = try image.platform.map { try Platform(parsing: $0) } ?? defaultPlatform
+                let (platform, acceptAny) = try Platform.request(image.platform, default: defaultPlatform)
                 targets.append(SyncTarget(name: image.name, reference: image.reference, platform: platform,
-                                          origin: "\(list.source):\(image.line)"))
+                                          origin: "\(list.source):\(image.line)", acceptAnyPlatform: acceptAny))
+                linesWithImages.insert(image.line)
             } catch {
                 issues.append("\(list.source):\(image.line): \(error)")
+                linesWithIssues.insert(image.line)
             }
         }
-        return (targets, issues)
+        return (targets, issues, linesWithIssues.subtracting(linesWithImages).count)
     }
 }
 

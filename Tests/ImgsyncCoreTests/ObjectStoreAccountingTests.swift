@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -173,6 +174,14 @@ import Glibc
     @Test(.enabled(if: ProcessInfo.processInfo.environment["IMGSYNC_SKIP_XFS_TESTS"] == nil,
                    "IMGSYNC_SKIP_XFS_TESTS is set: the XFS reflink test is disabled"))
     func reflinkTreeFilesShareExtentsWithObjectsOnXFS() throws {
+        try Self.withXFS { mnt in
+            try reflinkTreeFilesShareExtents(mnt)
+        }
+    }
+
+    /// Runs `body` with the mount point of a fresh 300 MB XFS filesystem with reflinks (a loop
+    /// mount). Records an issue (the test fails) when it cannot be made.
+    static func withXFS(_ body: (String) throws -> Void) throws {
         let base = NSTemporaryDirectory() + "imgsync-xfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let image = base + "/fs.img", mnt = base + "/mnt"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
@@ -190,7 +199,10 @@ import Glibc
             return
         }
         defer { _ = Self.run("umount", [mnt]) }
+        try body(mnt)
+    }
 
+    func reflinkTreeFilesShareExtents(_ mnt: String) throws {
         let repository = try Repository(root: mnt + "/root")
         #expect(repository.resolve(.auto) == .reflink)
         let body = String(repeating: "0123456789abcdef", count: 4096)          // 64 KiB
@@ -237,5 +249,58 @@ import Glibc
         #expect(stats.objectBytes == Int64(body.utf8.count + other.utf8.count))
         #expect(stats.variants == 0)
         #expect(try Verifier(repository: repository).run().problems.isEmpty)
+    }
+
+    /// Issue 10 item 2: builds running at once in one process (`sync --jobs N`) store objects
+    /// through temporary names; those must never collide, whatever the link mode.
+    static func concurrentBuilds(_ repository: Repository, link: LinkMode) throws {
+        let builders = 4
+        var built: [[UInt8]] = []
+        for b in 0..<builders {
+            var t = TarBuilder()
+            t.dir("d/")
+            for i in 0..<250 { t.file("d/own-\(i)", "builder \(b) body \(i)\n") }
+            for i in 0..<50 { t.file("d/shared-\(i)", "shared body \(i)\n") }
+            built.append(t.build())
+        }
+        let errors = Mutex<[String]>([])
+        // Each thread makes its own builder; the repository's path helpers are read-only and its
+        // object stores are per builder, as in `SyncEngine` (which shares it between build tasks).
+        nonisolated(unsafe) let repository = repository
+        let layers = built
+        DispatchQueue.concurrentPerform(iterations: builders) { b in
+            do {
+                let builder = try ImageBuilder(repository: repository, linkMode: link)
+                try builder.apply(LayerInput(source: BytesSource(layers[b]), name: "L\(b)", expect: LayerExpectations(compression: .none)))
+                try builder.publish(as: try PublishedName("org/concurrent-\(b):1"))
+            } catch {
+                errors.withLock { $0.append("builder \(b) (\(link)): \(error)") }
+            }
+        }
+        #expect(errors.withLock { $0 } == [])
+        #expect(repository.publishedNames().count == builders)
+        #expect(try Verifier(repository: repository).run().problems.isEmpty)
+        let stats = RepositoryStats.compute(repository)
+        #expect(stats.objects == builders * 250 + 50, "every body stored once")
+    }
+
+    @Test(arguments: [LinkMode.copy, .hardlink])
+    func concurrentBuildsNeverCollide(link: LinkMode) throws {
+        for _ in 0..<3 {
+            let s = try LayerSandbox()
+            try Self.concurrentBuilds(s.repository, link: link)
+        }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["IMGSYNC_SKIP_XFS_TESTS"] == nil,
+                   "IMGSYNC_SKIP_XFS_TESTS is set: the XFS reflink test is disabled"))
+    func concurrentReflinkBuildsNeverCollide() throws {
+        try Self.withXFS { mnt in
+            for i in 0..<3 {
+                let repository = try Repository(root: mnt + "/root\(i)")
+                #expect(repository.resolve(.auto) == .reflink)
+                try Self.concurrentBuilds(repository, link: .reflink)
+            }
+        }
     }
 }

@@ -243,6 +243,27 @@ struct ImageListExpansionTests {
         #expect(issues.first?.failedEntry?.normalized == "docker.io/a/b:*")
     }
 
+
+    /// Issue 10 item 0: the optimised build read garbage from the task group's child results
+    /// (docs/compiler-bugs.md). Many repositories listed concurrently, some failing, many times:
+    /// every pattern expands and every failure is reported, in every build configuration.
+    @Test func concurrentListingsKeepEveryResult() async throws {
+        var text = ""
+        var tags: [String: [String]] = [:]
+        var failing: Set<String> = []
+        for i in 0..<24 {
+            text += "127.0.0.1:5000/osg/app\(i):1.*\n"
+            if i % 5 == 3 { failing.insert("127.0.0.1:5000/osg/app\(i)") } else { tags["127.0.0.1:5000/osg/app\(i)"] = ["1.1", "1.0", "2.0"] }
+        }
+        let list = ImageList.parse(text: text, source: "c.txt")
+        for _ in 0..<40 {
+            let fake = FakeLister(tags, failing: failing)
+            let (images, issues) = await ImageList.expand(list, keepRegistry: false, concurrency: 8, lister: fake.lister)
+            #expect(images.count == 2 * (24 - failing.count))
+            #expect(issues.count == failing.count)
+            #expect(issues.allSatisfy { $0.failedEntry != nil && $0.message.contains("cannot list the tags") })
+        }
+    }
     @Test func collisionsNameBothLinesAndTheFirstKeepsTheName() async throws {
         let digest = "sha256:" + String(repeating: "cd", count: 32)
         let text = """

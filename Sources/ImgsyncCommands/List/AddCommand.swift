@@ -38,6 +38,8 @@ public struct AddCommand: AsyncParsableCommand {
     @Option(help: "Repository root for --sync (default: $IMGSYNC_ROOT).")
     var root: String?
 
+    @OptionGroup var change: ChangeOptions
+
     @OptionGroup var registryOptions: RegistryOptions
 
     public init() {}
@@ -48,7 +50,7 @@ public struct AddCommand: AsyncParsableCommand {
         }
         do {
             _ = try ImageList.parseReference(reference)
-            if let platform { _ = try Platform(parsing: platform) }
+            _ = try Platform.request(platform, default: .linuxAMD64)
         } catch let error as ImgsyncError {
             throw ValidationError(error.message)
         }
@@ -82,11 +84,11 @@ public struct AddCommand: AsyncParsableCommand {
                     let shown = matched.prefix(10).joined(separator: ", ") + (matched.count > 10 ? ", …" : "")
                     return "matches \(matched.count) tag\(matched.count == 1 ? "" : "s"): \(shown)"
                 }
-                if let platform {
-                    let image = try await client.resolve(ref, platform: try Platform(parsing: platform))
-                    return "\(image.digest) (\(image.platform?.description ?? platform): \(image.manifestDigest))"
-                }
-                return try await client.headManifest(ref).digest.description
+                // Resolved, not just HEADed: a single-platform image for another platform than the
+                // line asks for (or the default) would fail every sync.
+                let (wanted, acceptAny) = try Platform.request(platform, default: try Platform(parsing: ImgsyncSync.defaultPlatform))
+                let image = try await client.resolve(ref, platform: wanted, acceptAnyPlatform: acceptAny)
+                return "\(image.digest) (\(image.platform?.description ?? wanted.description): \(image.manifestDigest))"
             }
         } catch {
             console.err("error: \(reference) cannot be added: \((error as? ImgsyncError)?.message ?? "\(error)")")
@@ -126,14 +128,21 @@ public struct AddCommand: AsyncParsableCommand {
         let logger = makeLogger(label: "imgsync.add", level: "warning")
         var options = SyncOptions(root: root ?? environment["IMGSYNC_ROOT"]!)
         options.removeUnlisted = false
+        options.wait = change.wait
+        options.lockFile = change.lockFile
+        options.beforeChange = change.beforeChange
+        options.afterChange = change.afterChange
         options.addSandboxMetadata()
         do {
-            let report = try await registryOptions.withClient(logger: logger, environment: environment) { client in
+            // The repository's --keep-registry setting decides the name (the flag only when it agrees).
+            let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry ? true : nil, migrate: false, root: options.root)
+            options.keepRegistry = keepRegistry
+            let report = try await registryOptions.withClient(logger: logger, environment: environment) { [options] client in
                 let list = try await ImageList.load(images, client: client).only(line: line)
-                let (targets, issues) = await SyncTarget.targets(
+                let (targets, issues, failedLines) = await SyncTarget.targets(
                     of: list, keepRegistry: keepRegistry, defaultPlatform: try Platform(parsing: ImgsyncSync.defaultPlatform), client: client)
                 let engine = try SyncEngine(options: options, client: client, logger: logger)
-                return try await engine.run(targets: targets, listIssues: issues, listEntries: list.entries.count, listName: list.source)
+                return try await engine.run(targets: targets, listIssues: issues, failedLines: failedLines, listEntries: list.entries.count, listName: list.source)
             }
             console.out(report.text().trimmingCharacters(in: .newlines))
             return report.exitCode

@@ -122,14 +122,15 @@ public struct CheckCommand: AsyncParsableCommand {
                 let index = next, reference = images[index].reference, platform = images[index].platform
                 next += 1
                 group.addTask {
-                    do {
+                    // Not `return (index, .success(try await …))` inside do/catch: see `Result.capturing`.
+                    let result = await Result.capturing { () async throws -> Digest in
                         if let platform {
-                            return (index, .success(try await client.resolve(reference, platform: try Platform(parsing: platform)).digest))
+                            let (wanted, acceptAny) = try Platform.request(platform, default: .linuxAMD64)
+                            return try await client.resolve(reference, platform: wanted, acceptAnyPlatform: acceptAny).digest
                         }
-                        return (index, .success(try await client.headManifest(reference).digest))
-                    } catch {
-                        return (index, .failure(error))
+                        return try await client.headManifest(reference).digest
                     }
+                    return (index, result)
                 }
             }
             while next < min(jobs, images.count) { start() }

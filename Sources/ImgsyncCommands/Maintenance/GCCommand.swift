@@ -17,8 +17,7 @@ public struct GCCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Repository root.")
-    var root: String
+    @OptionGroup var rootOption: RootOption
 
     @Option(name: .long, help: "How long a tree stays after its last name went away, e.g. 0s, 30m, 12h, 2d.")
     var grace: String = "2d"
@@ -29,8 +28,7 @@ public struct GCCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "List what would be deleted; change nothing.")
     var dryRun = false
 
-    @Flag(name: .long, help: "Wait for the repository lock instead of failing when another imgsync holds it.")
-    var wait = false
+    @OptionGroup var change: ChangeOptions
 
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
@@ -49,17 +47,37 @@ public struct GCCommand: ParsableCommand {
     }
 
     func execute(now: Date = Date()) throws -> (output: String, exitCode: Int32) {
-        let repository = try Repository(root: root)
-        try repository.lock(wait: wait)
+        let repository = try rootOption.existing()
+        try change.lock(repository)
         var gc = GarbageCollector(repository: repository)
         gc.grace = try GracePeriod.parse(grace)
         gc.maxDeletions = maxDeletions
         gc.dryRun = dryRun
         gc.now = { now }
+        var hookNote = ""
+        if !dryRun && !change.hooks.isEmpty {
+            // Nothing is written under the root before the before-change hook: ask first.
+            var preview = gc
+            preview.dryRun = true
+            let planned = try preview.run()
+            if planned.deletions == 0 && planned.newlyUnreferenced.isEmpty && planned.rereferenced.isEmpty {
+                let text = "gc: nothing to change; the hooks were not run and nothing under \(repository.root) was written\n"
+                return (json ? try MaintenanceFormat.json(planned) : text, 0)
+            }
+            try change.hooks.runBefore(root: repository.root)
+        }
         let report = try gc.run()
-        let code: Int32 = report.failures.isEmpty ? 0 : 1
+        var code: Int32 = report.failures.isEmpty ? 0 : 1
+        if !dryRun {
+            do {
+                try change.hooks.runAfter(root: repository.root)
+            } catch {
+                hookNote = "hook: \(error)\n"
+                code = 1
+            }
+        }
         if json { return (try MaintenanceFormat.json(report), code) }
-        return (GCCommand.text(report, root: repository.root), code)
+        return (GCCommand.text(report, root: repository.root) + hookNote, code)
     }
 
     static func text(_ r: GCReport, root: String) -> String {

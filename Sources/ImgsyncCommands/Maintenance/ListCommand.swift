@@ -11,8 +11,7 @@ public struct ListCommand: ParsableCommand {
         aliases: ["status"]
     )
 
-    @Option(name: .long, help: "Repository root.")
-    var root: String
+    @OptionGroup var rootOption: RootOption
 
     @Option(name: .long, help: "Grace period to compute GC eligibility with (as gc --grace).")
     var grace: String = "2d"
@@ -31,7 +30,7 @@ public struct ListCommand: ParsableCommand {
     }
 
     func execute() throws -> String {
-        let repository = try Repository(root: root)
+        let repository = try rootOption.existing()
         let status = try RepositoryStatus.compute(repository, grace: try GracePeriod.parse(grace))
         if json { return try MaintenanceFormat.json(status) }
         func short(_ d: String?) -> String {

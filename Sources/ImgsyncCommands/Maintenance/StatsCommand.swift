@@ -9,8 +9,7 @@ public struct StatsCommand: ParsableCommand {
         abstract: "Show object store and tree statistics: bytes stored, dedup ratio, variant inodes."
     )
 
-    @Option(name: .long, help: "Repository root.")
-    var root: String
+    @OptionGroup var rootOption: RootOption
 
     @Flag(name: .long, help: "Print the statistics as JSON.")
     var json = false
@@ -22,7 +21,7 @@ public struct StatsCommand: ParsableCommand {
     }
 
     func execute() throws -> String {
-        let repository = try Repository(root: root)
+        let repository = try rootOption.existing()
         let s = RepositoryStats.compute(repository)
         if json { return try MaintenanceFormat.json(s) }
         var rows: [[String]] = [

@@ -16,14 +16,12 @@ public struct VerifyCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Repository root.")
-    var root: String
+    @OptionGroup var rootOption: RootOption
 
     @Flag(name: .long, help: "Delete corrupt objects and rebuild trees that differ from their catalog.")
     var repair = false
 
-    @Flag(name: .long, help: "Wait for the repository lock instead of failing when another imgsync holds it.")
-    var wait = false
+    @OptionGroup var change: ChangeOptions
 
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
@@ -37,12 +35,26 @@ public struct VerifyCommand: ParsableCommand {
     }
 
     func execute() throws -> (output: String, exitCode: Int32) {
-        let repository = try Repository(root: root)
-        try repository.lock(wait: wait)
+        let repository = try rootOption.existing()
+        try change.lock(repository)
         var verifier = Verifier(repository: repository)
-        verifier.repair = repair
-        let report = try verifier.run()
-        let code: Int32 = report.remaining.isEmpty ? 0 : 1
+        var report: VerifyReport
+        var hookNote = ""
+        if repair && !change.hooks.isEmpty {
+            // Nothing is written under the root before the before-change hook: check first, and
+            // open the change only when there is something to repair.
+            report = try verifier.run()
+            if !report.problems.isEmpty {
+                try change.hooks.runBefore(root: repository.root)
+                verifier.repair = true
+                report = try verifier.run()
+                do { try change.hooks.runAfter(root: repository.root) } catch { hookNote = "hook: \(error)\n" }
+            }
+        } else {
+            verifier.repair = repair
+            report = try verifier.run()
+        }
+        let code: Int32 = report.remaining.isEmpty && hookNote.isEmpty ? 0 : 1
         if json { return (try MaintenanceFormat.json(report), code) }
         var out = ""
         for p in report.problems { out += p.description + "\n" }
@@ -54,6 +66,6 @@ public struct VerifyCommand: ParsableCommand {
             out += " (\(MaintenanceFormat.plural(report.treesRebuilt.count, "tree")) rebuilt, \(MaintenanceFormat.plural(report.objectsDeleted.count, "object")) deleted)"
         }
         out += report.remaining.isEmpty ? "\n" : ", \(report.remaining.count) remaining\n"
-        return (out, code)
+        return (out + hookNote, code)
     }
 }

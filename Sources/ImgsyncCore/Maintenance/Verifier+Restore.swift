@@ -25,7 +25,7 @@ extension Verifier {
         }
         let tmpDir = repository.root + "/.objects/tmp"
         if mkdir(tmpDir, 0o700) != 0 && errno != EEXIST { throw Syscall.failure("create", tmpDir) }
-        let tmp = tmpDir + "/verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = tmpDir + "/" + TemporaryName.next(prefix: "verify-")
         let src = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if src < 0 { throw Syscall.failure("open", path) }
         defer { Syscall.close(src) }

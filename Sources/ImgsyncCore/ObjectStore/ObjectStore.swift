@@ -40,10 +40,8 @@ public final class ObjectStore {
     private let objectsFd: Int32
     private var subdirFds = [Int32](repeating: -1, count: 256)
     private var tmpFd: Int32 = -1
-    private var tmpCounter = 0
     /// Variants known to exist, by digest: (mode, sec, nsec, name).
     private var known: [Digest: [(mode: UInt32, sec: Int64, nsec: UInt32, name: PathBytes)]] = [:]
-    private let tag: String
     /// The applier's thread and its writer thread share the store: `placeExisting`, `adopt` and
     /// `storeEmpty` (and so every cache and counter here) run under this lock.
     private let lock = NSLock()
@@ -66,7 +64,6 @@ public final class ObjectStore {
             do { try Syscall.mkdir(at: rootFd, name, mode: 0o755) } catch let e as ImgsyncError where e.errno == EEXIST {}
         }
         objectsFd = try Syscall.openDirectory(at: rootFd, name)
-        tag = "\(getpid())"
     }
 
     deinit {
@@ -221,9 +218,13 @@ public final class ObjectStore {
                 return
             }
             let tdir = try tmpDir()
-            tmpCounter += 1
-            let tname = Array("\(tag)-\(tmpCounter)".utf8)
-            let out = tname.withCString { openat(tdir, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            var tname: PathBytes = []
+            var out: Int32 = -1
+            for _ in 0..<8 {
+                tname = Array(TemporaryName.next().utf8)
+                out = tname.withCString { openat(tdir, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+                if out >= 0 || errno != EEXIST { break }
+            }
             if out < 0 { throw Syscall.failure("create object", d.description) }
             var ok = false
             defer {
@@ -259,9 +260,10 @@ public final class ObjectStore {
 
     /// Tests whether reflinks work between two files in the store's filesystem.
     public static func supportsReflink(repositoryFd rootFd: Int32) -> Bool {
-        let a = Array(".imgsync-reflink-probe-a.\(getpid())".utf8), b = Array(".imgsync-reflink-probe-b.\(getpid())".utf8)
-        let fa = a.withCString { openat(rootFd, $0, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
-        let fb = b.withCString { openat(rootFd, $0, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+        let a = Array(TemporaryName.next(prefix: ".imgsync-reflink-probe-a.").utf8),
+            b = Array(TemporaryName.next(prefix: ".imgsync-reflink-probe-b.").utf8)
+        let fa = a.withCString { openat(rootFd, $0, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+        let fb = b.withCString { openat(rootFd, $0, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
         defer {
             if fa >= 0 { Syscall.close(fa); _ = a.withCString { unlinkat(rootFd, $0, 0) } }
             if fb >= 0 { Syscall.close(fb); _ = b.withCString { unlinkat(rootFd, $0, 0) } }

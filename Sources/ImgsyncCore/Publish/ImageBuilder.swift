@@ -58,7 +58,7 @@ public final class ImageBuilder {
         self.worldReadable = worldReadable
         self.limits = limits
         self.gzipEngine = gzipEngine
-        let staging = repository.root + "/.imgsync/staging/build-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let staging = repository.root + "/.imgsync/staging/" + TemporaryName.next(prefix: "build-")
         stagingPath = staging
         if mkdir(staging, 0o700) != 0 { throw Syscall.failure("create", staging) }
         for d in ["tree", "aux"] where mkdir(staging + "/" + d, 0o700) != 0 {
@@ -202,7 +202,7 @@ extension Repository {
         let up = String(repeating: "../", count: name.components.count - 1)
         let target = up + ".images/" + Repository.shard(imageID)
         let final = root + "/" + name.description
-        let tmp = dir + "/.imgsync-link-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = dir + "/" + TemporaryName.next(prefix: ".imgsync-link-")
         if symlink(target, tmp) != 0 { throw Syscall.failure("create symlink", tmp) }
         if rename(tmp, final) != 0 {
             let e = errno

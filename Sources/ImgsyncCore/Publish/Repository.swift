@@ -10,15 +10,62 @@ public final class Repository {
     let rootFd: Int32
     private var lockFd: Int32 = -1
 
-    public init(root: String) throws {
+    /// The directories every repository has (created by `createLayout`).
+    static let layout = [".objects", ".images", ".imgsync", ".imgsync/staging", ".imgsync/catalogs",
+                         ".imgsync/catalogs/chains", ".imgsync/catalogs/images"]
+
+    /// Opens the repository at `root`.
+    ///
+    /// With `create` (what `sync`, `apply` and `add --sync` do) a missing root and its layout are
+    /// created; a root that is read-only for now (a CVMFS repository outside a transaction) is
+    /// opened as it is, and `createLayout()` is called again once it is writable. Without
+    /// `create` (every command that reads or maintains a repository) `root` must already be one
+    /// (it has `.imgsync/`): a mistyped path is an error, never a new empty repository.
+    public init(root: String, create: Bool = true) throws {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = absolute
-        try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
-        for d in [".objects", ".images", ".imgsync", ".imgsync/staging", ".imgsync/catalogs", ".imgsync/catalogs/chains", ".imgsync/catalogs/images"] {
-            let p = absolute + "/" + d
-            if mkdir(p, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", p) }
+        if create {
+            do {
+                try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+            } catch {
+                throw ImgsyncError(.config, "cannot create the repository root \(absolute): \(Repository.reason(error))")
+            }
+            try Repository.createLayout(at: absolute, tolerateReadOnly: true)
+        } else {
+            var st = stat()
+            guard stat(absolute, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw ImgsyncError(.config, "\(absolute) is not an imgsync repository: no such directory (check --root or IMGSYNC_ROOT)")
+            }
+            guard stat(absolute + "/.imgsync", &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw ImgsyncError(.config, "\(absolute) is not an imgsync repository: it has no .imgsync/ directory (check --root or IMGSYNC_ROOT; `imgsync sync` creates one)")
+            }
         }
         rootFd = try Syscall.openPath(absolute, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    /// Creates the repository's directories that are missing. With `tolerateReadOnly`, a
+    /// read-only root is left as it is (nothing can be created before the before-change hook).
+    public func createLayout(tolerateReadOnly: Bool = false) throws {
+        try Repository.createLayout(at: root, tolerateReadOnly: tolerateReadOnly)
+    }
+
+    static func createLayout(at root: String, tolerateReadOnly: Bool) throws {
+        for d in layout {
+            let p = root + "/" + d
+            if mkdir(p, 0o755) == 0 || errno == EEXIST { continue }
+            if tolerateReadOnly && errno == EROFS { return }
+            throw Syscall.failure("create", p)
+        }
+    }
+
+    /// An error's text without Foundation's domain and code wrapping.
+    static func reason(_ error: any Error) -> String {
+        if let e = error as? ImgsyncError { return e.message }
+        let ns = error as NSError
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        return ns.localizedDescription
     }
 
     deinit {
@@ -35,7 +82,7 @@ public final class Repository {
         let fd: Int32
         do {
             fd = try Syscall.openPath(path, flags: O_RDWR | O_CREAT, mode: 0o644)
-        } catch let e as ImgsyncError where e.errno == EROFS {
+        } catch let e as ImgsyncError where e.errno == EROFS || (e.errno == ENOENT && access(root, W_OK) != 0) {
             throw ImgsyncError(.config, "cannot create the lock file \(path): the file system is read-only; for a root that is read-only outside a transaction (CVMFS), pass --lock-file with a path outside it and open the transaction with --before-change", errno: EROFS)
         }
         if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
@@ -104,7 +151,7 @@ public final class Repository {
     /// Writes a file atomically and durably: temp name, fsync, rename.
     func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
         // Unique per call: builds running concurrently in one process may write the same chain catalog.
-        let tmp = path + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let tmp = path + "." + TemporaryName.next(prefix: "tmp-")
         let fd = try Syscall.openPath(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         do {
             try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0) }

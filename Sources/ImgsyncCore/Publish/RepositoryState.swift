@@ -72,11 +72,18 @@ public struct RepositoryState: Codable, Sendable, Equatable {
     public var version = 1
     /// Published names → what they were synced from.
     public var names: [String: NameRecord] = [:]
-    /// How many entries the list had at the last sync that read it (for the shrink guard).
+    /// How many entries the list had at the last sync that read it and was free to remove names
+    /// (the shrink guard's baseline). A run that holds removals back keeps the old value.
     public var listEntries: Int?
+    /// Since when de-listed names have been kept by the shrink guard or because of bad list lines
+    /// (nil when nothing is held).
+    public var removalsHeldSince: Date?
     /// Image ids (hex) with no name pointing at them → since when (GC's grace period counts from here).
     public var unreferencedSince: [String: Date] = [:]
     public var lastSync: Date?
+    /// Whether names keep the registry (`--keep-registry`): a setting that shapes every published
+    /// path, so later runs follow it (absent in states written before it was recorded).
+    public var keepRegistry: Bool?
 
     public init() {}
 }
@@ -112,15 +119,28 @@ extension Repository {
         return d
     }()
 
+    /// The sync state of the repository at `root` without opening (or creating) the repository;
+    /// nil when there is none yet.
+    public static func readState(root: String) throws -> RepositoryState? {
+        let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        let path = absolute + "/.imgsync/state.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try decodeState(data, path: path)
+    }
+
+    static func decodeState(_ data: Data, path: String) throws -> RepositoryState {
+        do {
+            return try Repository.jsonDecoder.decode(RepositoryState.self, from: data)
+        } catch {
+            throw ImgsyncError(.catalog, "\(path): unreadable sync state: \(error)")
+        }
+    }
+
     /// The sync state; an empty state when the repository has none yet. A state file that cannot be
     /// parsed is an error (never silently treated as empty: that would unpublish everything).
     public func readState() throws -> RepositoryState {
         guard let data = FileManager.default.contents(atPath: statePath) else { return RepositoryState() }
-        do {
-            return try Repository.jsonDecoder.decode(RepositoryState.self, from: data)
-        } catch {
-            throw ImgsyncError(.catalog, "\(statePath): unreadable sync state: \(error)")
-        }
+        return try Repository.decodeState(data, path: statePath)
     }
 
     public func writeState(_ state: RepositoryState) throws {

@@ -25,7 +25,10 @@ public struct ResolvedImage: Sendable {
 extension RegistryClient {
     /// Resolves `reference` for `platform`: the manifest (through nested indexes, R20–R24), checks that
     /// it is a container image (R28) with known layer types, and fetches and verifies its config.
-    public func resolve(_ reference: ImageReference, platform: Platform = .linuxAMD64) async throws -> ResolvedImage {
+    /// A single-platform image whose config names another platform is refused
+    /// (`.noMatchingPlatform`) unless `acceptAnyPlatform` (a list line's `--platform any`).
+    public func resolve(_ reference: ImageReference, platform: Platform = .linuxAMD64,
+                        acceptAnyPlatform: Bool = false) async throws -> ResolvedImage {
         let top = try await fetchManifest(reference)
         var indexDigest: Digest?
         var indexType: String?
@@ -58,7 +61,12 @@ extension RegistryClient {
             throw ImgsyncError(.config, "\(label): the config lists \(config.diffIDs.count) diff_ids for \(manifest.layers.count) layers")
         }
         if chosenPlatform == nil, let os = config.os, let arch = config.architecture, !os.isEmpty, !arch.isEmpty {
-            chosenPlatform = Platform(os: os, architecture: arch, variant: config.variant)
+            let declared = Platform(os: os, architecture: arch, variant: config.variant)
+            if !acceptAnyPlatform && !declared.serves(platform) {
+                throw ImgsyncError(.noMatchingPlatform, "\(reference) is a single-platform image for \(declared), not \(platform); "
+                    + "give its list line `--platform \(declared)` (or `--platform any` to take whatever platform it has)")
+            }
+            chosenPlatform = declared
         }
         return ResolvedImage(
             reference: reference, indexDigest: indexDigest, indexMediaType: indexType,

@@ -55,6 +55,27 @@ public struct Platform: Hashable, Sendable, CustomStringConvertible, Decodable {
         os == wanted.os && architecture == wanted.architecture && variant == wanted.variant
     }
 
+    /// Whether an image whose config declares this platform serves a request for `wanted`: same
+    /// os and architecture, and the same variant when both name one (a config often leaves the
+    /// variant out). Single-platform images are checked with this, index entries with `matches`.
+    public func serves(_ wanted: Platform) -> Bool {
+        os == wanted.os && architecture == wanted.architecture
+            && (variant == nil || wanted.variant == nil || variant == wanted.variant)
+    }
+
+    /// The word a list line or `--platform` takes to accept a single-platform image whatever its
+    /// platform (`--platform any`); an index is then still resolved for the default platform.
+    public static let anyKeyword = "any"
+
+    /// A `--platform` value as a list line or a command gives it (`os/arch[/variant]` or `any`; nil
+    /// for none): the platform to resolve an index for, and whether a single-platform image may
+    /// have any platform.
+    public static func request(_ text: String?, default fallback: Platform) throws -> (platform: Platform, acceptAny: Bool) {
+        guard let text else { return (fallback, false) }
+        if text == anyKeyword { return (fallback, true) }
+        return (try Platform(parsing: text), false)
+    }
+
     static func normalise(architecture: String, variant: String?) -> (String, String?) {
         let variant = (variant?.isEmpty ?? true) ? nil : variant
         switch architecture {

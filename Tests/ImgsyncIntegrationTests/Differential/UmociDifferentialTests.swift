@@ -14,7 +14,7 @@ struct UmociDifferentialTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     let scripts = UmociDifferentialTests.repositoryRoot + "/scripts"
     /// The `imgsync` executable built next to the test bundle.
-    let imgsync = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("imgsync").path
+    let imgsync = imgsyncExecutable
     let name = "test/debian:diff"
     typealias Upper = DebianUpperLayer
 

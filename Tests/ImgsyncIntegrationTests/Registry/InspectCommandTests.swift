@@ -14,7 +14,7 @@ import Testing
 
     /// The `imgsync` executable built next to the test bundle.
     var executable: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("imgsync").path
+        imgsyncExecutable
     }
 
     @Test func inspectsRealImages() async throws {

@@ -18,7 +18,7 @@ final class CapturedConsole {
 /// and the built executable for the exit codes a shell sees.
 @Suite(.timeLimit(.minutes(3))) struct ListCommandsTests {
     var executable: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("imgsync").path
+        imgsyncExecutable
     }
 
     func run(_ arguments: [String], _ env: FakeEnvironment) async throws -> (status: Int32, output: CapturedConsole) {

@@ -7,13 +7,8 @@ import Testing
 /// least 20 times. After every kill each published name must resolve to a complete tree that
 /// `imgsync verify` accepts; afterwards a normal sync completes and leaves no leftovers.
 @Suite(.timeLimit(.minutes(10))) struct SyncCrashTests {
-    /// The `imgsync` executable built beside the test bundle.
-    static var imgsync: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [dir.appendingPathComponent("imgsync").path,
-                          dir.deletingLastPathComponent().appendingPathComponent("imgsync").path]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
-    }
+    /// The `imgsync` executable under test (see `imgsyncExecutable`).
+    static var imgsync: String { imgsyncExecutable }
 
     func layer(_ env: FakeEnvironment, seed: UInt64, files: Int) throws -> String {
         var g = LayerGenerator(seed: seed, fileCount: files, directoryCount: max(1, files / 40))

@@ -308,9 +308,20 @@ import Testing
             let r = try await sync(env, root: root, [all[0]])
             #expect(r.removed.isEmpty)
             #expect(r.removalHeld?.contains("shrank") == true, "\(r.text())")
+            #expect(r.keptNames == ["org/b:1", "org/c:1"])
             #expect(FileManager.default.fileExists(atPath: root + "/org/b:1"))
+            // Issue 10 item 1: the guard is a state. The next timer runs still hold the removals.
+            for _ in 0..<2 {
+                let again = try await sync(env, root: root, [all[0]])
+                #expect(again.removed.isEmpty, "\(again.text())")
+                #expect(again.removalHeld?.contains("shrank from 3 to 1") == true, "\(again.text())")
+                #expect(again.removalHeld?.contains("held since") == true, "\(again.text())")
+                #expect(FileManager.default.fileExists(atPath: root + "/org/b:1") && FileManager.default.fileExists(atPath: root + "/org/c:1"))
+            }
             let forced = try await sync(env, root: root, [all[0]]) { $0.force = true }
             #expect(forced.removed.sorted() == ["org/b:1", "org/c:1"])
+            let state = try Repository(root: root).readState()
+            #expect(state.listEntries == 1 && state.removalsHeldSince == nil)
         }
     }
 

@@ -84,4 +84,75 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: root + "/org/app:1"))
         }
     }
+
+    /// Issue 10 item 7: the first sync into an empty read-only root (a new CVMFS repository) runs
+    /// the before-change hook before it creates anything, then builds inside the "transaction".
+    @Test(.enabled(if: getuid() == 0, "bind mounts need root"))
+    func theFirstSyncIntoAnEmptyReadOnlyRootRunsTheHookFirst() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await SyncEndToEndTests.appRegistry(env)
+            let root = env.dir.file("root")
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try Self.sh("mount --bind '\(root)' '\(root)' && mount -o remount,ro,bind '\(root)'")
+            defer { try? Self.sh("umount '\(root)'") }
+            let before = env.dir.file("before-ran")
+            let r = try await sync(env, root: root, [try target(reg, "org/app:1")]) { o in
+                o.lockFile = env.dir.file("imgsync.lock")
+                // The hook records what the root held when it ran: nothing.
+                o.beforeChange = "ls -A \"$IMGSYNC_ROOT\" > '\(before)' && mount -o remount,rw,bind \"$IMGSYNC_ROOT\""
+                o.afterChange = "mount -o remount,ro,bind \"$IMGSYNC_ROOT\""
+            }
+            #expect(r.exitCode == 0, "\(r.text())")
+            #expect(try String(contentsOfFile: before, encoding: .utf8) == "", "the root was empty when the hook ran")
+            #expect(try String(contentsOfFile: root + "/org/app:1/app/version", encoding: .utf8) == "1.0\n")
+            #expect(access(root, W_OK) != 0)
+        }
+    }
+
+    /// Issue 10 item 7: `gc` and `verify --repair` take the lock file and the hooks too; with
+    /// nothing to change they run no hook and write nothing, with a change they write only
+    /// between the hooks.
+    @Test(.enabled(if: getuid() == 0, "bind mounts need root"))
+    func gcAndRepairWriteOnlyBetweenTheirHooks() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await SyncEndToEndTests.appRegistry(env)
+            let root = env.dir.file("root")
+            let r0 = try await sync(env, root: root, [try target(reg, "org/app:1"), try target(reg, "org/app:2")])
+            #expect(r0.exitCode == 0, "\(r0.text())")
+            try Self.sh("mount --bind '\(root)' '\(root)' && mount -o remount,ro,bind '\(root)'")
+            defer { try? Self.sh("umount '\(root)'") }
+            let ran = env.dir.file("hooks-ran")
+            let hooks = ["--lock-file", env.dir.file("imgsync.lock"),
+                         "--before-change", "echo before >> '\(ran)' && mount -o remount,rw,bind \"$IMGSYNC_ROOT\"",
+                         "--after-change", "mount -o remount,ro,bind \"$IMGSYNC_ROOT\" && echo after >> '\(ran)'"]
+            func imgsync(_ arguments: [String]) async throws -> (Int32, String) {
+                do { return (0, try await ChildProcess.run([imgsyncExecutable] + arguments)) } catch let f as CommandFailed { return (f.status, f.output) }
+            }
+            func hookLog() -> String { (try? String(contentsOfFile: ran, encoding: .utf8)) ?? "" }
+
+            // Nothing to collect, nothing to repair: no hook, and the read-only root is not a problem.
+            let gc0 = try await imgsync(["gc", "--root", root, "--grace", "0s"] + hooks)
+            #expect(gc0.0 == 0 && gc0.1.contains("nothing to change"), "\(gc0.1)")
+            let v0 = try await imgsync(["verify", "--repair", "--root", root] + hooks)
+            #expect(v0.0 == 0, "\(v0.1)")
+            #expect(hookLog() == "")
+
+            // A tree to repair: the hooks open and close the change around the repair.
+            let version = root + "/org/app:1/app/version"
+            try Self.sh("mount -o remount,rw,bind '\(root)' && chmod 0600 \"$(readlink -f '\(version)')\" && mount -o remount,ro,bind '\(root)'")
+            let v1 = try await imgsync(["verify", "--repair", "--root", root] + hooks)
+            #expect(v1.0 == 0, "\(v1.1)")
+            #expect(hookLog() == "before\nafter\n", "\(hookLog())")
+            #expect(access(root, W_OK) != 0)
+            let v2 = try await imgsync(["verify", "--root", root])
+            #expect(v2.0 == 0 && v2.1.contains("0 problems found"), "\(v2.1)")
+
+            // An unpublished tree to collect: the hooks run around gc.
+            try Self.sh("mount -o remount,rw,bind '\(root)' && rm '\(root)/org/app:2' && mount -o remount,ro,bind '\(root)'")
+            let gc1 = try await imgsync(["gc", "--root", root, "--grace", "0s"] + hooks)
+            #expect(gc1.0 == 0, "\(gc1.1)")
+            #expect(hookLog() == "before\nafter\nbefore\nafter\n", "\(hookLog())")
+            #expect(access(root, W_OK) != 0)
+        }
+    }
 }
