@@ -144,7 +144,7 @@ import Testing
             #expect(v1.0 == 0, "\(v1.1)")
             #expect(hookLog() == "before\nafter\n", "\(hookLog())")
             #expect(access(root, W_OK) != 0)
-            let v2 = try await imgsync(["verify", "--root", root])
+            let v2 = try await imgsync(["verify", "--root", root, "--lock-file", env.dir.file("imgsync.lock")])
             #expect(v2.0 == 0 && v2.1.contains("0 problems found"), "\(v2.1)")
 
             // An unpublished tree to collect: the hooks run around gc.
