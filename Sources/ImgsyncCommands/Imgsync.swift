@@ -17,7 +17,7 @@ public struct Imgsync: AsyncParsableCommand {
 
     /// ArgumentParser's `main`, except that a usage error (unknown option, failed `validate()`) exits
     /// with 2 instead of EX_USAGE (64): imgsync's codes are 0 ok, 1 something failed, 2 bad
-    /// invocation or unusable configuration (DESIGN §3.9).
+    /// invocation or unusable configuration (docs/design.md §3.9).
     public static func main() async {
         do {
             var command = try parseAsRoot()

@@ -5,7 +5,7 @@ import ImgsyncRegistry
 import ImgsyncSync
 import Logging
 
-/// `imgsync sync`: the publisher's scheduled job (DESIGN §3).
+/// `imgsync sync`: the publisher's scheduled job (docs/design.md §3).
 public struct SyncCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sync",

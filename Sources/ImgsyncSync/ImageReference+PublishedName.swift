@@ -2,7 +2,7 @@ import ImgsyncCore
 import ImgsyncRegistry
 
 extension ImageReference {
-    /// The name an image is published under (DESIGN §2), as OSG does: the registry is dropped
+    /// The name an image is published under (docs/design.md §2), as OSG does: the registry is dropped
     /// (`hub.opensciencegrid.org/htc/rocky:9` → `htc/rocky:9`, `debian` → `library/debian:latest`)
     /// unless `keepRegistry` (DUCC style: `docker.io/library/debian:latest`). A reference with a digest
     /// publishes as `<repository>@sha256:<hex>`, its tag (if any) left out.

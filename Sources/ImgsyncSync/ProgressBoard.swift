@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the running builds are doing, for the progress line on a terminal (DESIGN §5: progress bars
+/// What the running builds are doing, for the progress line on a terminal (docs/design.md §5: progress bars
 /// on a terminal, plain log lines otherwise).
 final class ProgressBoard: @unchecked Sendable {
     // @unchecked: all state is guarded by `lock`.

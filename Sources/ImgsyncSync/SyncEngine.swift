@@ -46,7 +46,7 @@ public struct SyncOptions: Sendable {
     /// The largest fraction of the previous run's list entries that may disappear without `--force`.
     public var shrinkLimit = 0.5
     public var linkMode: LinkMode = .auto
-    /// Tree files and directories a+rX on disk (DESIGN §2; for CVMFS clients, where every user is
+    /// Tree files and directories a+rX on disk (docs/design.md §2; for CVMFS clients, where every user is
     /// "other"). A repository is built with it or without it, never both; without it a run follows
     /// the existing trees.
     public var worldReadable = false
@@ -78,7 +78,7 @@ public struct SyncOptions: Sendable {
     }
 }
 
-/// `imgsync sync`: DESIGN §3. One instance per run.
+/// `imgsync sync`: docs/design.md §3. One instance per run.
 public final class SyncEngine: @unchecked Sendable {
     // @unchecked: `options`, `client`, `logger` are immutable; the repository is used for its
     // thread-safe path helpers and by one build at a time per image id (`InFlight`).

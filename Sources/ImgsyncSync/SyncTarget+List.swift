@@ -33,7 +33,7 @@ extension SyncTarget {
 }
 
 extension SyncOptions {
-    /// Adds the Apptainer sandbox files to every tree built (DESIGN §2).
+    /// Adds the Apptainer sandbox files to every tree built (docs/design.md §2).
     public mutating func addSandboxMetadata(cvmfsCatalog: Bool = false) {
         decorate = { builder, image in
             let arch = image.platform?.architecture ?? image.config.architecture ?? "amd64"

@@ -5,7 +5,7 @@ import CImgsyncZstd
 /// with every header flag and zstd skippable frames. Failures of the C libraries are programming
 /// errors here (valid parameters, in-memory buffers), so they trap with the library's message.
 public enum LayerCompressors {
-    /// The canonical gzipped empty tar of the Docker/OCI ecosystem (conformance U129): 32 bytes,
+    /// The canonical gzipped empty tar of the Docker/OCI ecosystem (docs/conformance.md U129): 32 bytes,
     /// sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4, decompressing to 1024
     /// zero bytes. Written by Go's gzip, so zlib cannot reproduce it; it is given as data.
     public static let canonicalEmptyGzipLayer: [UInt8] = [

@@ -1,4 +1,4 @@
-/// One-call entries in the conformance notation (§0): `D`, `F`, `L`, `H`, `C`, `B`, `P`, `W`, `O`.
+/// One-call entries in the notation of docs/conformance.md §0: `D`, `F`, `L`, `H`, `C`, `B`, `P`, `W`, `O`.
 /// Names are written verbatim (give directories their trailing `/` when you want one).
 extension TarBuilder {
     /// `D name` (typeflag `5`).

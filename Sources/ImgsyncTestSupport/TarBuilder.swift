@@ -4,7 +4,7 @@
 /// `x` header of the next entry (merged with the records the entry itself needs). `build()` returns the
 /// stream with the end-of-archive marker; `drain()` hands out what is written so far, for streaming.
 public struct TarBuilder: Sendable {
-    /// Default mtime T0 of conformance §0: 2020-01-01T00:00:00Z.
+    /// Default mtime T0 of docs/conformance.md §0: 2020-01-01T00:00:00Z.
     public static let t0: Int64 = 1_577_836_800
     public static let blockSize = 512
 

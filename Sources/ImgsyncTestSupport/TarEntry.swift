@@ -1,5 +1,5 @@
 /// Everything the builder needs to write one entry: the logical fields, the PAX records and long-name
-/// style they imply, and raw overrides for crafted headers. Defaults follow conformance §0.
+/// style they imply, and raw overrides for crafted headers. Defaults follow docs/conformance.md §0.
 public struct TarEntry: Sendable, Equatable {
     /// The entry name; longer than 100 bytes → a record chosen by `longNameStyle`.
     public var name: [UInt8]

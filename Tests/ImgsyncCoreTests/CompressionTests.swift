@@ -1,7 +1,7 @@
 import Testing
 @testable import ImgsyncCore
 
-/// Decompressors, magic-byte sniffing and layer media types (conformance D10, U128–U137).
+/// Decompressors, magic-byte sniffing and layer media types (docs/conformance.md D10, U128–U137).
 /// Inputs are built with zlib and libzstd directly (`CompressionFixtures`).
 @Suite struct CompressionTests {
     typealias F = CompressionFixtures

@@ -3,7 +3,7 @@ import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
 
-/// Conformance U1–U7, U11, U13, U31–U38: plain extraction, names and whiteouts.
+/// docs/conformance.md U1–U7, U11, U13, U31–U38: plain extraction, names and whiteouts.
 @Suite struct LayerApplierBasicTests {
     static let T0 = TarBuilder.t0
 

@@ -6,7 +6,7 @@ import ImgsyncTestSupport
 import Glibc
 #endif
 
-/// Conformance U80–U96: hardlinks (D6).
+/// docs/conformance.md U80–U96: hardlinks (D6).
 @Suite struct LayerApplierHardlinkTests {
     @Test func u80SameLayerHardlink() throws {
         let s = try LayerSandbox()

@@ -7,7 +7,7 @@ import CImgsyncSys
 import Glibc
 #endif
 
-/// Conformance U111, U113–U125: special files, modes, ownership, times, xattrs (unprivileged, D8/D9).
+/// docs/conformance.md U111, U113–U125: special files, modes, ownership, times, xattrs (unprivileged, D8/D9).
 @Suite struct LayerApplierMetadataTests {
     func xattrOnDisk(_ path: String, _ name: String) -> [UInt8]? {
         var buf = [UInt8](repeating: 0, count: 4096)
@@ -162,7 +162,7 @@ import Glibc
         #expect(recorded(r.entry("l"), "user.x") == Array("1".utf8), "user.x on the link is recorded")
         #expect(!r.warnings.isEmpty, "a warning for user.x on a symlink")
         if userXattrsSupported(s) {
-            // DESIGN §2: user.* xattrs are never applied to shared (hardlinked CAS) file inodes, so only the
+            // docs/design.md §2: user.* xattrs are never applied to shared (hardlinked CAS) file inodes, so only the
             // dir is checked on disk; the file's xattr is checked in the catalog above.
             #expect(xattrOnDisk(r.tree + "/d", "user.dir") == Array("1".utf8))
         }

@@ -3,7 +3,7 @@ import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
 
-/// Conformance U112 (device number range), U126 (sparse files), U127 (sparse map bomb), U140 (many
+/// docs/conformance.md U112 (device number range), U126 (sparse files), U127 (sparse map bomb), U140 (many
 /// tiny entries; scaled), U142 (many opaque markers and whiteouts; scaled, correctness only — the
 /// linearity half of U142 is a benchmark question, not a timed unit test).
 @Suite struct LayerApplierScaleTests {

@@ -8,7 +8,7 @@ import Glibc
 
 typealias TE = ImgsyncTestSupport.TarEntry
 
-/// Conformance U19–U30 (tar format), U128–U136, U138–U139, U141 (streams, bounds), U143–U145 (CAS, sharing).
+/// docs/conformance.md U19–U30 (tar format), U128–U136, U138–U139, U141 (streams, bounds), U143–U145 (CAS, sharing).
 @Suite struct LayerApplierStreamTests {
     // MARK: Names and tar-format edge cases
 

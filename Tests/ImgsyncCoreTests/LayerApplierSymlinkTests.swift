@@ -6,7 +6,7 @@ import ImgsyncTestSupport
 import Glibc
 #endif
 
-/// Conformance U97–U110: symlinks and resolution through them (D2).
+/// docs/conformance.md U97–U110: symlinks and resolution through them (D2).
 @Suite struct LayerApplierSymlinkTests {
     @Test func u97TargetsKeptVerbatim() throws {
         let s = try LayerSandbox()

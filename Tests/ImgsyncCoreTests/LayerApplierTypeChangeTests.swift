@@ -7,7 +7,7 @@ import CImgsyncSys
 import Glibc
 #endif
 
-/// Conformance U64–U79: type changes, existing paths, duplicates, non-dir parents.
+/// docs/conformance.md U64–U79: type changes, existing paths, duplicates, non-dir parents.
 @Suite struct LayerApplierTypeChangeTests {
     @Test func u64FileToDir() throws {
         let s = try LayerSandbox()

@@ -3,7 +3,7 @@ import Testing
 @testable import ImgsyncCore
 import ImgsyncTestSupport
 
-/// Conformance U34–U36, U39–U61 (whiteouts, opaque whiteouts), U62–U63 (AUFS metadata).
+/// docs/conformance.md U34–U36, U39–U61 (whiteouts, opaque whiteouts), U62–U63 (AUFS metadata).
 @Suite struct LayerApplierWhiteoutTests {
     @Test func u34WhiteoutsInASubdir() throws {
         let s = try LayerSandbox()

@@ -6,7 +6,7 @@ import ImgsyncTestSupport
 import Glibc
 #endif
 
-/// GC (DESIGN §3.7): grace period, dependency order, dry run, bounded work.
+/// GC (docs/design.md §3.7): grace period, dependency order, dry run, bounded work.
 @Suite struct MaintenanceGCTests {
     /// Two images: A has `keep` and `shared`, B has `gone` and `shared`.
     func twoImages(_ s: LayerSandbox) throws -> (a: PublishedImage, b: PublishedImage) {

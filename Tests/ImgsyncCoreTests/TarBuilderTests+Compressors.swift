@@ -2,7 +2,7 @@ import ImgsyncCore
 import Testing
 import ImgsyncTestSupport
 
-/// `LayerCompressors` output decoded by zlib, libzstd and libarchive (conformance U133–U135).
+/// `LayerCompressors` output decoded by zlib, libzstd and libarchive (docs/conformance.md U133–U135).
 extension TarBuilderTests {
     static func sampleTar(bigBody: Bool = false) -> [UInt8] {
         var b = TarBuilder()

@@ -1,7 +1,7 @@
 import Testing
 import ImgsyncTestSupport
 
-/// Names and link targets beyond the 100-byte ustar fields (conformance U20–U22).
+/// Names and link targets beyond the 100-byte ustar fields (docs/conformance.md U20–U22).
 extension TarBuilderTests {
     static func longPath(_ count: Int, component: String = "abcdefghi") -> [UInt8] {
         var out: [UInt8] = []

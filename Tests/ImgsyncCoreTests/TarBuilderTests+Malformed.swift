@@ -2,7 +2,7 @@ import Testing
 import ImgsyncTestSupport
 
 /// Numeric encodings, declared sizes, checksums, typeflags and stream ends
-/// (conformance U6, U29, U30, U112, U120, U130–U132, U138).
+/// (docs/conformance.md U6, U29, U30, U112, U120, U130–U132, U138).
 extension TarBuilderTests {
     @Test func base256ForValuesOctalCannotHold() throws {
         var b = TarBuilder()

@@ -1,7 +1,7 @@
 import Testing
 import ImgsyncTestSupport
 
-/// PAX extended and global headers, well-formed and malformed (conformance U19, U23–U28, U119, U122–U125).
+/// PAX extended and global headers, well-formed and malformed (docs/conformance.md U19, U23–U28, U119, U122–U125).
 extension TarBuilderTests {
     @Test func paxRecordLengthsCountTheirOwnDigits() {
         for valueLength in 0...1100 {
@@ -153,7 +153,7 @@ extension TarBuilderTests {
         let big = 2 << 20
         #expect(RawTarHeader(paxLayer(big), at: 0).size == Int64(big))
         #expect(RawTarHeader(gnuLayer(big), at: 0).size == Int64(big + 1))
-        // libarchive caps special headers at 1 MiB, as the conformance table does (U27).
+        // libarchive caps special headers at 1 MiB, as docs/conformance.md does (U27).
         #expect(LibarchiveListing.read(paxLayer(big)).error == "Special header too large")
         #expect(LibarchiveListing.read(gnuLayer(big)).error == "Special header too large")
         #expect(try LibarchiveListing.entries(paxLayer(512 << 10)).map(\.name) == [[0x78]])

@@ -1,7 +1,7 @@
 import Testing
 import ImgsyncTestSupport
 
-/// GNU sparse 1.0 and old GNU `S` entries (conformance U126, U127).
+/// GNU sparse 1.0 and old GNU `S` entries (docs/conformance.md U126, U127).
 extension TarBuilderTests {
     static func region(_ offset: Int64, _ count: Int, _ byte: UInt8) -> (offset: Int64, bytes: [UInt8]) {
         (offset, (0..<count).map { UInt8(truncatingIfNeeded: $0) ^ byte })

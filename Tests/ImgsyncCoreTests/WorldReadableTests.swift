@@ -6,7 +6,7 @@ import ImgsyncTestSupport
 import Glibc
 #endif
 
-/// `--world-readable` (DESIGN §2): trees a+rX on disk for CVMFS clients, where every user is
+/// `--world-readable` (docs/design.md §2): trees a+rX on disk for CVMFS clients, where every user is
 /// "other"; catalogs keep the layers' modes; `verify` expects (and `--repair` rebuilds) the widened
 /// modes; a repository is one or the other.
 @Suite struct WorldReadableTests {

@@ -5,7 +5,7 @@ import ImgsyncRegistry
 import ImgsyncCore
 
 /// The generated Apptainer metadata, checked by running the scripts with real shells and by
-/// parsing what is written. Each test names the item of spec/apptainer-sandbox.md §5 it covers.
+/// parsing what is written. Each test names the item of docs/apptainer-sandbox.md §5 it covers.
 /// The end-to-end tests through `ImageBuilder` are in SandboxTests+Tree.swift.
 @Suite struct SandboxTests {
     // MARK: helpers

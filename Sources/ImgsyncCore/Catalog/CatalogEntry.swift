@@ -24,7 +24,7 @@ public struct Xattr: Sendable, Equatable {
     }
 }
 
-/// The exact metadata of one path as the layers said (DESIGN §2 "Catalog"): not what is on disk.
+/// The exact metadata of one path as the layers said (docs/design.md §2 "Catalog"): not what is on disk.
 public struct CatalogEntry: Sendable, Equatable {
     /// Relative path bytes; empty for the tree root.
     public var path: PathBytes

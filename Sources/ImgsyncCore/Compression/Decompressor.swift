@@ -1,4 +1,4 @@
-/// How a layer blob is compressed (DESIGN §4, conformance D10, U128–U137).
+/// How a layer blob is compressed (docs/design.md §4, docs/conformance.md D10, U128–U137).
 public enum LayerCompression: String, Sendable, CaseIterable {
     case none = "tar"
     case gzip

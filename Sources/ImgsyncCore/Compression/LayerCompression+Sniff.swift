@@ -1,4 +1,4 @@
-/// Magic-byte detection (conformance D10, U136): a layer's declared compression must agree with the
+/// Magic-byte detection (docs/conformance.md D10, U136): a layer's declared compression must agree with the
 /// first bytes of its blob.
 extension LayerCompression {
     private static let gzipMagic: [UInt8] = [0x1f, 0x8b]

@@ -1,4 +1,4 @@
-/// A layer descriptor's media type (conformance U137), parsed into the compression it implies.
+/// A layer descriptor's media type (docs/conformance.md U137), parsed into the compression it implies.
 /// Accepts the OCI layer types (plain, nondistributable; tar, +gzip, +zstd) and Docker's
 /// `rootfs.diff.tar[.gzip]` and `rootfs.foreign.diff.tar.gzip`; anything else is unsupported.
 public struct LayerMediaType: Sendable, Hashable, CustomStringConvertible {

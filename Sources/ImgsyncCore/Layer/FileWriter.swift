@@ -208,7 +208,7 @@ enum FileOps {
         return fd
     }
 
-    /// Only `user.*` xattrs are ever applied, and never to shared inodes (D8, DESIGN §2).
+    /// Only `user.*` xattrs are ever applied, and never to shared inodes (D8, docs/design.md §2).
     static func isApplicable(_ name: PathBytes) -> Bool { name.starts(with: userPrefix) }
     private static let userPrefix = Array("user.".utf8)
 

@@ -34,7 +34,7 @@ public struct GCReport: Codable, Sendable {
     }
 }
 
-/// Deletes what nothing references any more (DESIGN §3.7), in dependency order: trees no published
+/// Deletes what nothing references any more (docs/design.md §3.7), in dependency order: trees no published
 /// name has pointed to for the grace period, then image catalogs and records without a tree, chain
 /// catalogs no image record lists (older than the grace period), then objects no catalog lists.
 ///

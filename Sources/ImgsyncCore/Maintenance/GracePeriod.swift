@@ -2,7 +2,7 @@ import Foundation
 
 /// A duration written as a number and a unit: `0s`, `90s`, `30m`, `12h`, `2d`, `1w`.
 public enum GracePeriod {
-    /// Two days (DESIGN §3.7).
+    /// Two days (docs/design.md §3.7).
     public static let defaultSeconds: TimeInterval = 2 * 86_400
 
     public static func parse(_ text: String) throws -> TimeInterval {

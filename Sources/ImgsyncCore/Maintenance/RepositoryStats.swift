@@ -25,7 +25,7 @@ public struct RepositoryStats: Codable, Sendable, Equatable {
     public var storedBytes: Int64 = 0
     /// `catalogBytes / storedBytes` (0 when nothing is stored).
     public var dedupRatio = 0.0
-    /// Tree paths that users other than the owner cannot read (DESIGN §2): regular files without
+    /// Tree paths that users other than the owner cannot read (docs/design.md §2): regular files without
     /// o+r, directories without o+r or o+x, and anything below a directory without o+x.
     public var unreadableByOthers = 0
     /// Trees whose catalog could not be read (left out of `catalogBytes`).

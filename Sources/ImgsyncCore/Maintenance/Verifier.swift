@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 
-/// Checks the repository against itself (DESIGN §5 `verify`): every object's body against its name,
+/// Checks the repository against itself (docs/design.md §5 `verify`): every object's body against its name,
 /// every image tree against its image catalog (with the documented on-disk normalisation,
 /// docs/on-disk-format.md). With `repair`, deletes corrupt objects and rebuilds differing trees from
 /// their catalog and the object store, swapping the rebuilt tree in atomically.

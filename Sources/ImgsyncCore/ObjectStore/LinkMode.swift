@@ -1,4 +1,4 @@
-/// How tree files share bodies with the object store (DESIGN §2 "Bodies once").
+/// How tree files share bodies with the object store (docs/design.md §2 "Bodies once").
 public enum LinkMode: String, Sendable, CaseIterable {
     /// reflink when the filesystem supports it, hardlink otherwise.
     case auto

@@ -34,7 +34,7 @@ public final class ObjectStore {
     static func widened(_ mode: UInt32) -> UInt32 { mode | 0o444 | (mode & 0o111 != 0 ? 0o111 : 0) }
 
     public let mode: LinkMode
-    /// Tree files and directories are a+rX on disk (`--world-readable`, DESIGN §2); the catalogs
+    /// Tree files and directories are a+rX on disk (`--world-readable`, docs/design.md §2); the catalogs
     /// keep the layers' modes.
     public let worldReadable: Bool
     private let objectsFd: Int32

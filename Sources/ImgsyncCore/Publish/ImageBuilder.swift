@@ -48,7 +48,7 @@ public final class ImageBuilder {
     /// client hides them from everyone but root); set by `publish`.
     public private(set) var unreadableByOthers = 0
 
-    /// `worldReadable`: tree files and directories a+rX on disk (DESIGN §2). A repository is one or
+    /// `worldReadable`: tree files and directories a+rX on disk (docs/design.md §2). A repository is one or
     /// the other: a builder whose setting differs from the existing trees' is refused.
     public init(repository: Repository, linkMode: LinkMode = .auto, worldReadable: Bool = false,
                 limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal) throws {
@@ -121,7 +121,7 @@ public final class ImageBuilder {
         return digests
     }
 
-    /// Applies a tar the publisher generates itself (the Apptainer sandbox files, DESIGN §2) on top
+    /// Applies a tar the publisher generates itself (the Apptainer sandbox files, docs/design.md §2) on top
     /// of the layers. It is part of the image's catalog but of no chain catalog, and has no DiffID.
     public func applyGenerated(_ tar: [UInt8], name: String) throws {
         let expect = LayerExpectations(compression: .none)

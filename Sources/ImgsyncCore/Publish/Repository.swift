@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 
 /// A publishing root: `<org>/<image>:<tag>` symlinks, `.images/` trees, `.objects/` bodies and
-/// `.imgsync/` state (DESIGN §2).
+/// `.imgsync/` state (docs/design.md §2).
 public final class Repository {
     public let root: String
     let rootFd: Int32

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The one error type of imgsync's core. `code` is the class a caller can match on (the ERROR classes of
-/// conformance-cases.md), `message` says what was wrong and what to do, and the context fields name
+/// docs/conformance.md §0), `message` says what was wrong and what to do, and the context fields name
 /// the layer blob and the tar entry so an operator can find the offending input.
 public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -12,7 +12,7 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
             case unsupportedMediaType = "unsupported-media-type", limit, nameTooLong = "name-too-long"
             case digestMismatch = "digest-mismatch", sizeMismatch = "size-mismatch", invalidDigest = "invalid-digest"
             case io, invalidArgument = "invalid-argument", catalog, corruptObject = "corrupt-object", busy
-            // Registry client (conformance-cases.md §3).
+            // Registry client (docs/conformance.md §3).
             case notFound = "not-found", denied, auth, authChallenge = "auth-challenge"
             case rateLimited = "rate-limited", server, tls, network, timeout
             case invalidReference = "invalid-reference", invalidTag = "invalid-tag"

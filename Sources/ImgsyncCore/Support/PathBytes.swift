@@ -1,5 +1,5 @@
 /// Paths inside a layer or a tree are byte strings: never Swift `String`, whose equality is Unicode
-/// canonical equivalence and whose decoding repairs ill-formed UTF-8 (conformance D1, U17, U18).
+/// canonical equivalence and whose decoding repairs ill-formed UTF-8 (docs/conformance.md D1, U17, U18).
 public typealias PathBytes = [UInt8]
 
 extension Array where Element == UInt8 {
@@ -23,7 +23,7 @@ extension Array where Element == UInt8 {
     public init(utf8 string: String) { self = Array(string.utf8) }
 }
 
-/// Lexical path normalisation for tar names (conformance D1).
+/// Lexical path normalisation for tar names (docs/conformance.md D1).
 public enum PathNormalizer {
     public enum Result: Equatable, Sendable {
         /// The root itself (`.`, `/`, empty after cleaning).

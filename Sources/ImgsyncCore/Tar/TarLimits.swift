@@ -1,4 +1,4 @@
-/// Resource bounds for reading and applying one layer (conformance D11). Hitting one is
+/// Resource bounds for reading and applying one layer (docs/conformance.md D11). Hitting one is
 /// `ImgsyncError(.limit)` for that image.
 public struct LayerLimits: Sendable {
     /// Largest PAX extended header or GNU long-name/long-link record.

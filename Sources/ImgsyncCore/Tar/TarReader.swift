@@ -1,6 +1,6 @@
 /// A strict, streaming tar reader (ustar, POSIX pax, GNU long names and sparse files).
 ///
-/// imgsync parses tar itself instead of through libarchive because the conformance rules need
+/// imgsync parses tar itself instead of through libarchive because the rules of docs/conformance.md need
 /// control that libarchive does not expose: the raw typeflag (U30), errors rather than warnings for
 /// malformed PAX records (U26), limits checked before any allocation (U27, U127), PAX `size`
 /// precedence in both directions (U23, U24) and byte-exact names (U18). libarchive stays in the

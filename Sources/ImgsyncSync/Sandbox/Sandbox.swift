@@ -1,8 +1,8 @@
 import ImgsyncCore
 import ImgsyncRegistry
 
-/// The Apptainer/Singularity metadata every published tree gets (DESIGN §2, checklist in
-/// spec/apptainer-sandbox.md §5): `.singularity.d/` made from the image config, the root
+/// The Apptainer/Singularity metadata every published tree gets (docs/design.md §2, checklist in
+/// docs/apptainer-sandbox.md §5): `.singularity.d/` made from the image config, the root
 /// compatibility symlinks, the mount points and `etc/hosts`/`etc/resolv.conf`.
 /// See docs/apptainer-sandbox.md for what is written and why.
 ///

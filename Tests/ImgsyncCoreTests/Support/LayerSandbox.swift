@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// A temporary directory holding a repository root and, beside it, the SENTINEL `victim/` dir
-/// (conformance I1). Layers are built in memory and applied through the real pipeline.
+/// (docs/conformance.md I1). Layers are built in memory and applied through the real pipeline.
 final class LayerSandbox {
     let base: String
     let root: String

@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-/// Expected-tree notation of conformance §0, as Swift values. The tree is complete: paths not listed
+/// Expected-tree notation of docs/conformance.md §0, as Swift values. The tree is complete: paths not listed
 /// must not exist, in the catalog or on disk.
 enum Expect {
     case dir(String, mode: UInt32? = nil, mtime: Int64? = nil)

@@ -2,7 +2,7 @@ import ImgsyncTestSupport
 
 /// The crafted second layer of the differential test, applied on top of a `debootstrap --variant=minbase
 /// bookworm` rootfs. Every entry exercises a rule on which imgsync and umoci agree
-/// (conformance-cases.md rows marked `diff`); the paths it acts on in the lower layer are listed in
+/// (docs/conformance.md rows marked `diff`); the paths it acts on in the lower layer are listed in
 /// `lowerPaths` and checked against the rootfs tarball before anything is applied.
 enum DebianUpperLayer {
     /// mtime of the entries this layer writes: 2023-11-14T22:13:20Z.

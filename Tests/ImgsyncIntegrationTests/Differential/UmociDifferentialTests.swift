@@ -2,7 +2,7 @@ import Foundation
 import ImgsyncTestSupport
 import Testing
 
-/// Differential test (conformance-cases.md "diff"): a real Debian minbase rootfs plus a crafted upper
+/// Differential test (docs/conformance.md "diff"): a real Debian minbase rootfs plus a crafted upper
 /// layer, unpacked by `imgsync apply` and by `umoci raw unpack --rootless`, compared file by file with
 /// scripts/tree-compare (content, type, link target, mode & 07777, mtime, link groups; imgsync's disk
 /// tree against its catalog with the documented normalisation), then specific expectations checked
