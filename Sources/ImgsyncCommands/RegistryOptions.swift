@@ -16,7 +16,15 @@ public struct RegistryOptions: ParsableArguments {
     @Option(help: "A registry (host:port) that may be reached over plain http. Repeatable.")
     var insecureRegistry: [String] = []
 
+    @Option(help: ArgumentHelp("Slowest average download speed of a layer, e.g. 20k (bytes per second; 0: no minimum).",
+                               discussion: "Checked after the first minute of each download; a slower layer fails its image, the run goes on."))
+    var minBlobSpeed = "20k"
+
     public init() {}
+
+    public func validate() throws {
+        do { _ = try ByteCount.parse(minBlobSpeed) } catch let e as ImgsyncError { throw ValidationError("--min-blob-speed: \(e.message)") }
+    }
 
     /// Runs `body` with a client configured from these options and `environment` (SSL_CERT_FILE,
     /// REGISTRY_AUTH_FILE, HOME), logging through `logger`; shuts the client down afterwards.
@@ -26,6 +34,7 @@ public struct RegistryOptions: ParsableArguments {
     ) async throws -> Result {
         var config = RegistryClientConfiguration.standard(caFile: caFile, environment: environment)
         config.insecureRegistries = Set(insecureRegistry)
+        config.minimumBlobSpeed = try ByteCount.parse(minBlobSpeed)
         let credentials: any CredentialProvider = try DockerAuthFile.load(explicit: authFile, environment: environment) ?? AnonymousCredentials()
         return try await RegistryClient.withClient(configuration: config, credentials: credentials, logger: logger, body)
     }

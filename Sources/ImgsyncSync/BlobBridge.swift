@@ -125,10 +125,22 @@ final class BlobBridge: CompressedSource, @unchecked Sendable {
         return n
     }
 
-    /// Called when the layer is abandoned: the feeder stops at its next push.
-    func cancel() {
+    /// Whether the reader, giving up, asked for the rest of the blob to be read and verified anyway
+    /// (`cancel(drain: true)`).
+    var isDraining: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return draining
+    }
+    private var draining = false
+
+    /// Called when the layer is abandoned: the feeder's next push returns false. With `drain`, the
+    /// feeder should still read the blob to its end (discarding it), so that its digest is checked:
+    /// a layer that failed to parse may be a corrupt download rather than a bad layer.
+    func cancel(drain: Bool = false) {
         condition.lock()
         cancelled = true
+        draining = drain
         let waiter = spaceWaiter
         spaceWaiter = nil
         condition.broadcast()

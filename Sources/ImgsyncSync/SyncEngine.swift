@@ -321,8 +321,20 @@ public final class SyncEngine: @unchecked Sendable {
                 if self.intact(imageID) {
                     try self.repository.link(target.name, to: imageID)
                     self.logger.info("\(target.name): points to the already built image \(imageID)")
-                } else {
+                    return built
+                }
+                do {
                     try await self.buildTree(target, image, into: &built)
+                } catch let corrupt as CorruptDownload {
+                    // Once more from scratch (the failed build left nothing behind); a second
+                    // corrupt download is the image's error.
+                    self.logger.warning("\(target.name): \(corrupt.error); downloading it again")
+                    built = result
+                    do {
+                        try await self.buildTree(target, image, into: &built)
+                    } catch let again as CorruptDownload {
+                        throw again.error
+                    }
                 }
                 return built
             }
@@ -362,19 +374,29 @@ public final class SyncEngine: @unchecked Sendable {
         for i in reused..<image.layers.count {
             let descriptor = image.layers[i]
             let mediaType = try LayerMediaType(descriptor.mediaType)
-            let label = "layer \(i + 1)/\(image.layers.count) \(descriptor.digest)"
-            logger.info("\(target.name): fetching \(label) (\(ByteCount.format(descriptor.size)))")
+            // Errors print it after "layer ": "layer 2/3 sha256:…, entry …".
+            let label = "\(i + 1)/\(image.layers.count) \(descriptor.digest)"
+            logger.info("\(target.name): fetching layer \(label) (\(ByteCount.format(descriptor.size)))")
             let bridge = BlobBridge()
             progress.layer(target.name.description, i + 1, of: image.layers.count, size: descriptor.size, bridge: bridge)
             let blob = client.fetchBlob(target.reference, descriptor: descriptor)
-            let feeder = Task {
+            // Returns the download's own error, if it had one.
+            let feeder = Task { () -> (any Error)? in
                 do {
-                    for try await chunk in blob {
-                        if await !bridge.push(chunk) { return }
+                    var delivering = true
+                    for try await chunk in blob where delivering {
+                        if await !bridge.push(chunk) {
+                            // The layer failed. When asked, read on to the end: the stream then
+                            // checks the digest (a byte flipped in transit looks like a bad layer).
+                            guard bridge.isDraining else { return nil }
+                            delivering = false
+                        }
                     }
                     bridge.finish(error: nil)
+                    return nil
                 } catch {
                     bridge.finish(error: error)
+                    return error
                 }
             }
             // The blob digest and size are checked by BlobStream while it streams (no second hash
@@ -385,12 +407,19 @@ public final class SyncEngine: @unchecked Sendable {
                     try builder.value.apply(LayerInput(source: bridge, name: label, expect: expect))
                 }
             } catch {
-                bridge.cancel()
-                feeder.cancel()
-                await feeder.value
+                let maybeCorruptDownload = Self.isLayerContentError(error)
+                bridge.cancel(drain: maybeCorruptDownload)
+                if !maybeCorruptDownload { feeder.cancel() }
+                if let download = await feeder.value as? ImgsyncError,
+                   download.code == .digestMismatch || download.code == .sizeMismatch {
+                    // The bytes were not the blob: a transport error, worth a fresh download.
+                    var named = download
+                    named.layer = label
+                    throw CorruptDownload(error: named)
+                }
                 throw error
             }
-            await feeder.value
+            _ = await feeder.value
             result.layersFetched += 1
             result.bytesFetched += descriptor.size
         }
@@ -417,9 +446,24 @@ public final class SyncEngine: @unchecked Sendable {
         return "\(error)"
     }
 
+    /// Errors a layer's content causes (it does not parse, breaks a rule or a limit): when such an
+    /// error stops a layer, the rest of the blob is still read so that its digest tells a corrupt
+    /// download (retried) from a bad layer (the image's error).
+    static func isLayerContentError(_ error: any Error) -> Bool {
+        guard let e = error as? ImgsyncError else { return false }
+        let content: [ImgsyncError.Code] = [.tarFormat, .truncated, .decompress, .mediaType, .limit, .traversal, .rootType,
+                                            .invalidWhiteout, .hardlinkTarget, .hardlinkDir, .loop, .nameTooLong]
+        return content.contains(e.code)
+    }
+
     func runHook(_ command: String, what: String) throws {
         try ChangeHooks.run(command, what: what, root: repository.root) { logger.info("\($0)") }
     }
+}
+
+/// A layer failed and its download did not match its digest: the build is retried once.
+struct CorruptDownload: Error {
+    let error: ImgsyncError
 }
 
 /// The sync state while builds run concurrently: every update is written to `state.json` at once

@@ -14,4 +14,18 @@ public enum ByteCount {
         }
         return i == 0 ? "\(n) B" : String(format: "%.1f", v) + " " + units[i]
     }
+
+    /// Parses a count as options take it: digits with an optional binary unit, `k`/`K`/`KiB`,
+    /// `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (so `20k` is 20,480). Throws `.invalidArgument`.
+    public static func parse(_ text: String) throws -> Int64 {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let unit = text.dropFirst(digits.count).lowercased()
+        let shifts: [String: Int64] = ["": 0, "b": 0, "k": 10, "kib": 10, "m": 20, "mib": 20, "g": 30, "gib": 30, "t": 40, "tib": 40]
+        guard !digits.isEmpty, let value = Int64(digits), let shift = shifts[unit] else {
+            throw ImgsyncError(.invalidArgument, "invalid byte count \(text.debugDescription): expected digits and an optional unit (k, M, G, T), e.g. 20k")
+        }
+        let (result, overflow) = value.multipliedReportingOverflow(by: Int64(1) << shift)
+        guard !overflow else { throw ImgsyncError(.invalidArgument, "byte count \(text) is too large") }
+        return result
+    }
 }

@@ -40,6 +40,8 @@ public struct BlobStream: AsyncSequence, Sendable {
         private var contentEncoded = false
         /// Where the bytes come from: the registry, or a foreign URL (no credentials).
         private var foreignURL: String?
+        /// When the first request was made (for the minimum average speed).
+        private var startedAt: Date?
 
         init(_ stream: BlobStream) { self.stream = stream }
 
@@ -49,6 +51,7 @@ public struct BlobStream: AsyncSequence, Sendable {
         public mutating func next() async throws -> ByteBuffer? {
             if finished { return nil }
             if body == nil && received == 0 && resumes == 0 && restarts == 0 {
+                startedAt = stream.client.configuration.now()
                 try await start()
             }
             while true {
@@ -81,9 +84,22 @@ public struct BlobStream: AsyncSequence, Sendable {
                 }
                 chunk.withUnsafeReadableBytes { hasher.update($0) }
                 received += Int64(chunk.readableBytes)
-                if received == size { try verify() }
+                if received == size { try verify() } else { try checkSpeed() }
                 return chunk
             }
+        }
+
+        /// Fails the download when, past the grace period, it averages less than the minimum speed.
+        private mutating func checkSpeed() throws {
+            let config = stream.client.configuration
+            guard config.minimumBlobSpeed > 0, let startedAt else { return }
+            let elapsed = config.now().timeIntervalSince(startedAt)
+            let grace = Double(config.blobSpeedGrace.components.seconds) + Double(config.blobSpeedGrace.components.attoseconds) / 1e18
+            guard elapsed > grace, Double(received) < Double(config.minimumBlobSpeed) * elapsed else { return }
+            finished = true
+            throw ImgsyncError(.timeout, "blob \(label): \(ByteCount.format(received)) of \(ByteCount.format(size)) in \(Int(elapsed)) s, "
+                + "slower than the minimum average of \(ByteCount.format(config.minimumBlobSpeed))/s (--min-blob-speed)",
+                layer: stream.descriptor.digest.description)
         }
 
         private mutating func verify() throws {

@@ -30,6 +30,11 @@ public struct RegistryClientConfiguration: Sendable {
     public var maxRedirects = 10
     /// Reconnects while a blob makes progress (R33).
     public var maxResumes = 5
+    /// The slowest average a blob download may have, in bytes per second, once it has run for
+    /// `blobSpeedGrace` (0: no minimum). A server that trickles (never idle for `readTimeout`,
+    /// never done) would otherwise hold a run forever; the image fails, the run goes on.
+    public var minimumBlobSpeed: Int64 = 20_000
+    public var blobSpeedGrace: Duration = .seconds(60)
 
     /// Body size limits (R51).
     public var manifestLimit = 4 << 20

@@ -22,6 +22,18 @@ struct FakeImage: Sendable {
         var generator = SeededBytes(seed: seed)
         let layers = layerSizes.map { generator.bytes($0) }
         let diffIDs = (0..<(diffIDCount ?? layers.count)).map { "\"sha256:\(String(repeating: String($0 % 10), count: 64))\"" }
+        return make(layers: layers, diffIDs: diffIDs, layerMediaType: layerMediaType, configMediaType: configMediaType,
+                    manifestMediaType: manifestMediaType, env: env)
+    }
+
+    /// An image of real layer blobs with their DiffIDs (a sync can build it).
+    static func make(layers: [[UInt8]], diffIDs: [Digest], layerMediaType: String = MediaType.ociLayerGzip) -> FakeImage {
+        make(layers: layers, diffIDs: diffIDs.map { "\"\($0)\"" }, layerMediaType: layerMediaType, configMediaType: MediaType.ociConfig,
+             manifestMediaType: MediaType.ociManifest, env: ["PATH=/usr/bin"])
+    }
+
+    private static func make(layers: [[UInt8]], diffIDs: [String], layerMediaType: String, configMediaType: String,
+                             manifestMediaType: String, env: [String]) -> FakeImage {
         let config = Array(#"{"architecture":"amd64","os":"linux","config":{"Env":\#(jsonArray(env)),"Cmd":["/bin/sh"],"Labels":{"org.example":"yes"}},"rootfs":{"type":"layers","diff_ids":[\#(diffIDs.joined(separator: ","))]}}"#.utf8)
         let configDigest = SHA256Hasher.hash(config)
         let layerJSON = layers.map { #"{"mediaType":"\#(layerMediaType)","digest":"\#(SHA256Hasher.hash($0))","size":\#($0.count)}"# }
