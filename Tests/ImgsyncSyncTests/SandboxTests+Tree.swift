@@ -72,7 +72,7 @@ import ImgsyncTestSupport
 
     // MARK: tests
 
-    @Test("§5.2, §5.3, §5.4, §5.6–§5.10: every checklist item is in the catalog and the tree; the image's own entries are untouched")
+    @Test("§5.2, §5.3, §5.4, §5.6–§5.10: every checklist item is in the catalog and the tree; the image's own entries are untouched outside etc/hosts")
     func imageEntriesAreKeptAndEverythingIsAdded() throws {
         let ws = try Workspace()
         var b = TarBuilder()
@@ -107,9 +107,6 @@ import ImgsyncTestSupport
         #expect(c["srv"]?.type == .symlink && c["srv"]?.linkTarget == Array("/nowhere".utf8))
         #expect(c["environment"]?.type == .regular && built.content("environment") == "# the image's own\n")
         #expect(c["proc"]?.mode == 0o555)
-        let hosts = try #require(c["etc/hosts"])
-        #expect(hosts.mode == 0o600 && hosts.mtime == TarBuilder.t0 + 5 && hosts.size == 21)
-        #expect(built.content("etc/hosts") == "127.0.0.1 image-host\n")
         #expect(c["etc/passwd"]?.type == .regular)
         // …and the operator is told about the mount points left as they are.
         #expect(built.warnings.contains { $0.contains("/home") && $0.contains("a file") })
@@ -121,8 +118,11 @@ import ImgsyncTestSupport
         for dir in ["sys", "dev", "root", "cvmfs", ".singularity.d/libs"] {
             #expect(c[dir]?.type == .directory && c[dir]?.mode == 0o755, "\(dir)")
         }
-        // §5.3 resolv.conf created empty, 0644.
-        #expect(c["etc/resolv.conf"]?.type == .regular && c["etc/resolv.conf"]?.mode == 0o644 && c["etc/resolv.conf"]?.size == 0)
+        // §5.3 resolv.conf created empty, 0644; the image's hosts emptied and made 0644.
+        for name in ["etc/resolv.conf", "etc/hosts"] {
+            #expect(c[name]?.type == .regular && c[name]?.mode == 0o644 && c[name]?.size == 0, "\(name)")
+        }
+        #expect(built.content("etc/hosts") == "")
 
         // §5.4 .singularity.d and env/, 0755, with the env files.
         for dir in [".singularity.d", ".singularity.d/env", ".singularity.d/actions"] {
@@ -193,29 +193,49 @@ import ImgsyncTestSupport
         #expect(built.warnings.contains { $0.contains("no /etc/passwd") } && built.warnings.contains { $0.contains("no /etc/group") })
     }
 
-    @Test("§5.4: an image with its own .singularity.d keeps its fixed files; config-made files are regenerated")
-    func imageShippedMetadata() throws {
+    @Test("§5.4: an image's own .singularity.d files are replaced by generated ones and named in a warning; a silent config keeps the runscript")
+    func imageShippedMetadataIsReplaced() throws {
         let ws = try Workspace()
         var b = TarBuilder()
         b.dir(".singularity.d/", mode: 0o755)
         b.dir(".singularity.d/env/", mode: 0o755)
+        b.dir(".singularity.d/actions/", mode: 0o755)
+        // A stale 99-base.sh without /.singularity.d/libs, which breaks --nv.
+        b.file(".singularity.d/env/99-base.sh", "#!/bin/sh\nexport PS1=old\n", mode: 0o755)
         b.file(".singularity.d/env/90-environment.sh", "#!/bin/sh\nexport FROM_DEF=1\n", mode: 0o755)
         b.file(".singularity.d/env/10-docker2singularity.sh", "#!/bin/sh\nexport STALE=1\n", mode: 0o755)
+        b.file(".singularity.d/env/91-extra.sh", "#!/bin/sh\nexport EXTRA=1\n", mode: 0o755)
+        b.file(".singularity.d/actions/exec", "#!/bin/sh\nexec /old \"$@\"\n", mode: 0o700)
+        b.symlink(".singularity.d/startscript", target: "/opt/start")
         b.file(".singularity.d/runscript", "#!/bin/sh\nexec /opt/tool \"$@\"\n", mode: 0o755)
         b.file(".singularity.d/labels.json", "{\"old\": \"x\"}", mode: 0o644)
         b.symlink("singularity", target: ".singularity.d/runscript")
         // No ENTRYPOINT or CMD in the config (as after `docker import`), but an ENV.
         let cfg = try SandboxTests.config(env: ["NEW=2"])
         let built = try Self.build(b.build(), config: cfg, in: ws)
-        #expect(built.content(".singularity.d/env/90-environment.sh") == "#!/bin/sh\nexport FROM_DEF=1\n")
-        #expect(built.content(".singularity.d/runscript") == "#!/bin/sh\nexec /opt/tool \"$@\"\n")
+        let c = built.catalog
+
+        #expect(built.content(".singularity.d/env/99-base.sh") == SandboxScripts.base99)
+        #expect(built.content(".singularity.d/env/90-environment.sh") == SandboxScripts.environment90)
         #expect(built.content(".singularity.d/env/10-docker2singularity.sh") == "#!/bin/sh\nexport NEW=\"${NEW:-\"2\"}\"\n")
+        #expect(built.content(".singularity.d/actions/exec") == SandboxScripts.actions.first { $0.name == "exec" }?.body)
+        #expect(c[".singularity.d/actions/exec"]?.mode == 0o755)
+        #expect(c[".singularity.d/startscript"]?.type == .regular && built.content(".singularity.d/startscript") == "#!/bin/sh\n")
         #expect(built.content(".singularity.d/labels.json")?.contains("\"old\"") == false)
-        #expect(built.catalog[".singularity.d/env/99-base.sh"]?.type == .regular)
-        let kept = built.warnings.filter { $0.contains("its own /.singularity.d") }
-        #expect(kept.count == 1, "\(built.warnings)")
-        #expect(kept.first?.contains("90-environment.sh") == true && kept.first?.contains("runscript") == true)
-        #expect(built.warnings.count == 3, "\(built.warnings)")  // plus no /etc/passwd, no /etc/group
+        // Only the runscript, which the config cannot replace, and files imgsync does not write stay.
+        #expect(built.content(".singularity.d/runscript") == "#!/bin/sh\nexec /opt/tool \"$@\"\n")
+        #expect(built.content(".singularity.d/env/91-extra.sh") == "#!/bin/sh\nexport EXTRA=1\n")
+        #expect(c["singularity"]?.type == .symlink)
+
+        let replaced = built.warnings.filter { $0.contains("its own /.singularity.d; replaced") }
+        #expect(replaced.count == 1, "\(built.warnings)")
+        for name in ["env/99-base.sh", "env/90-environment.sh", "env/10-docker2singularity.sh", "actions/exec", "startscript", "labels.json"] {
+            #expect(replaced.first?.contains(name) == true, "\(name): \(replaced)")
+        }
+        #expect(replaced.first?.contains("runscript") == false && replaced.first?.contains("91-extra.sh") == false)
+        let kept = built.warnings.filter { $0.contains("its own /.singularity.d; kept") }
+        #expect(kept.count == 1 && kept.first?.contains("kept its runscript:") == true, "\(built.warnings)")
+        #expect(built.warnings.count == 4, "\(built.warnings)")  // plus no /etc/passwd, no /etc/group
     }
 
     @Test("§5.4: a non-directory named .singularity.d is replaced by the metadata directory")
@@ -227,6 +247,60 @@ import ImgsyncTestSupport
         #expect(built.catalog[".singularity.d"]?.type == .directory)
         for path in SandboxMetadata.requiredPaths { #expect(built.catalog[path]?.type == .regular, "\(path)") }
         #expect(built.warnings.contains { $0.contains("/.singularity.d is a file") })
+    }
+
+    @Test("§5.3: etc/hosts and etc/resolv.conf become empty 0644 files; a symlink there is replaced, never written through",
+          arguments: [true, false])
+    func etcFilesAreAlwaysEmpty(symlinkTargetExists: Bool) throws {
+        let ws = try Workspace()
+        var b = TarBuilder()
+        b.dir("etc/", mode: 0o755)
+        b.file("etc/hosts", "127.0.0.1 image-host\n", mode: 0o600)
+        b.file("etc/passwd", "root:x:0:0::/root:/bin/sh\n")
+        b.file("etc/group", "root:x:0:\n")
+        b.dir("run/", mode: 0o755)
+        if symlinkTargetExists {
+            b.dir("run/resolvconf/", mode: 0o755)
+            b.file("run/resolvconf/resolv.conf", "nameserver 192.0.2.1\n", mode: 0o644)
+        }
+        b.symlink("etc/resolv.conf", target: "../run/resolvconf/resolv.conf")
+        let built = try Self.build(b.build(), config: try SandboxTests.config(cmd: ["/x"]), in: ws)
+
+        for name in ["etc/hosts", "etc/resolv.conf"] {
+            let e = try #require(built.catalog[name])
+            #expect(e.type == .regular && e.mode == 0o644 && e.size == 0 && e.mtime == 1_709_210_096, "\(name)")
+            let attributes = try FileManager.default.attributesOfItem(atPath: built.tree + "/" + name)  // not following a symlink
+            #expect(attributes[.type] as? FileAttributeType == .typeRegular, "\(name)")
+            #expect((attributes[.size] as? Int) == 0, "\(name)")
+            #expect(((attributes[.posixPermissions] as? Int) ?? 0) & 0o444 == 0o444, "\(name)")
+        }
+        // The symlink's target is the image's, as it was.
+        if symlinkTargetExists {
+            #expect(built.catalog["run/resolvconf/resolv.conf"]?.size == 21)
+            #expect(built.content("run/resolvconf/resolv.conf") == "nameserver 192.0.2.1\n")
+        } else {
+            #expect(built.catalog["run/resolvconf"] == nil && built.catalog["run/resolvconf/resolv.conf"] == nil)
+            #expect(!FileManager.default.fileExists(atPath: built.tree + "/run/resolvconf"))
+        }
+        #expect(built.warnings.isEmpty, "\(built.warnings)")
+    }
+
+    @Test("§5.2: a mount point that is a symlink into a mount point imgsync creates is left alone without a warning",
+          arguments: [("var/tmp", "/tmp", "tmp"), ("var/tmp", "../../tmp", "tmp"), ("tmp", "var/tmp", "var/tmp")])
+    func mountPointSymlinkIntoCreatedMountPoint(link: String, target: String, resolved: String) throws {
+        let ws = try Workspace()
+        var b = TarBuilder()
+        if link.hasPrefix("var/") { b.dir("var/", mode: 0o755) }
+        b.symlink(link, target: target)
+        b.file("app", "#!/bin/sh\n", mode: 0o755)
+        let built = try Self.build(b.build(), config: try SandboxTests.config(cmd: ["/app"]), in: ws)
+
+        #expect(built.catalog[link]?.type == .symlink && built.catalog[link]?.linkTarget == Array(target.utf8))
+        #expect(built.catalog[resolved]?.type == .directory && built.catalog[resolved]?.mode == 0o755)
+        let attributes = try FileManager.default.attributesOfItem(atPath: built.tree + "/" + resolved)
+        #expect(attributes[.type] as? FileAttributeType == .typeDirectory)
+        #expect(!built.warnings.contains { $0.contains("does not lead to a directory") }, "\(built.warnings)")
+        #expect(built.warnings.count == 2, "\(built.warnings)")  // no /etc/passwd, no /etc/group
     }
 
     @Test("§5.11: .cvmfscatalog only when asked for")

@@ -204,4 +204,13 @@ extension LayerApplier {
         guard let dir = try? resolveDirectory(comps.dropLast(), create: false) else { return nil }
         return dir.children[last]?.inode.type
     }
+
+    /// The target of the symlink at `path` (earlier components resolved as in `lookupType`), or
+    /// nil when there is no symlink there.
+    func lookupLinkTarget(_ path: PathBytes) -> PathBytes? {
+        let comps = path.split(separator: 0x2F, omittingEmptySubsequences: true).map { Array($0) }
+        guard let last = comps.last, let dir = try? resolveDirectory(comps.dropLast(), create: false),
+              let node = dir.children[last], node.inode.type == .symlink else { return nil }
+        return node.inode.linkTarget
+    }
 }

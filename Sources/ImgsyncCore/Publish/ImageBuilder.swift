@@ -144,6 +144,12 @@ public final class ImageBuilder {
         applier.lookupType(PathBytes(path.utf8))
     }
 
+    /// The target of the symlink at `path` in the tree being built (earlier components resolved
+    /// as in `existingType`), or nil when `path` is not a symlink.
+    public func existingLinkTarget(_ path: String) -> [UInt8]? {
+        applier.lookupLinkTarget(PathBytes(path.utf8))
+    }
+
     /// The image id when no config digest is known: the ChainID of all layers.
     public var chainID: Digest? { ChainID.chain(diffIDs).last }
 

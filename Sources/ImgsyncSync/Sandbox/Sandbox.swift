@@ -6,12 +6,14 @@ import ImgsyncRegistry
 /// compatibility symlinks, the mount points and `etc/hosts`/`etc/resolv.conf`.
 /// See docs/apptainer-sandbox.md for what is written and why.
 ///
-/// Nothing of the image is replaced outside `.singularity.d/`: mount points, root symlinks and
-/// `etc` files are added only where the image has nothing. Inside `.singularity.d/`, the files
-/// made from the config (`runscript`, `env/10-docker2singularity.sh`, `labels.json`,
-/// `Singularity`) replace the image's copies, as `apptainer build` does; the fixed files
-/// (`env/99-base.sh`, the other env files, `actions/*`, `startscript`) are added only where
-/// the image has none, so an image built with Apptainer tooling keeps its own.
+/// Outside `.singularity.d/`, mount points and root symlinks are added only where the image has
+/// nothing; `etc/hosts` and `etc/resolv.conf` always become empty 0644 files, as `apptainer
+/// build` leaves them. Inside `.singularity.d/`, every file imgsync writes replaces the image's
+/// copy, as `apptainer build docker://…` does, since for a registry image these files are
+/// generated: a stale `env/99-base.sh` without the `/.singularity.d/libs` entry breaks `--nv`.
+/// The one exception is a config that says nothing (no `Env`, or neither `Entrypoint` nor
+/// `Cmd`): the image's `env/10-docker2singularity.sh` or `runscript` then stays. The returned
+/// warnings name what was replaced and what was kept.
 public enum SandboxMetadata {
     public struct Options: Sendable {
         /// The manifest digest the image was pulled by: recorded as
@@ -57,7 +59,7 @@ public enum SandboxMetadata {
     public static func add(to builder: ImageBuilder, config: ImageConfig, reference: String, architecture: String,
                            options: Options = Options()) throws -> [String] {
         let generated = generate(config: config, reference: reference, architecture: architecture, options: options,
-                                 existing: builder.existingType)
+                                 existing: builder.existingType, linkTarget: builder.existingLinkTarget)
         try builder.applyGenerated(generated.tar, name: "apptainer metadata for \(reference)")
         let missing = requiredPaths.filter { builder.existingType($0) == nil }
         if !missing.isEmpty {
@@ -70,8 +72,11 @@ public enum SandboxMetadata {
     /// The tar to apply over the image's layers. `existing(path)` tells what the image has at a
     /// relative path (nil when absent; a final symlink not followed) and `existing(path + "/.")`
     /// whether the path leads to a directory: `ImageBuilder.existingType` answers both.
+    /// `linkTarget(path)` is the target of the image's symlink at `path`
+    /// (`ImageBuilder.existingLinkTarget`), so that a symlink can be followed into what the tar adds.
     public static func generate(config: ImageConfig, reference: String, architecture: String, options: Options = Options(),
-                                existing: @escaping (String) -> CatalogEntryType?) -> Generated {
+                                existing: @escaping (String) -> CatalogEntryType?,
+                                linkTarget: @escaping (String) -> [UInt8]? = { _ in nil }) -> Generated {
         var warnings: [String] = []
         var mtime: Int64 = 0
         if let created = config.created {
@@ -82,16 +87,21 @@ public enum SandboxMetadata {
             }
         }
         let from = reference.hasPrefix("docker://") ? String(reference.dropFirst(9)) : reference
-        var plan = SandboxPlanner(existing: existing, mtime: mtime)
-        let imageHadMetadata = plan.isDirectory(".singularity.d")
+        var plan = SandboxPlanner(existing: existing, linkTarget: linkTarget, mtime: mtime)
 
-        // §5.2 and §5.3: mount points, then the two files the runtime binds over.
-        for path in mountPoints {
+        // §5.2 and §5.3: mount points, then the two files the runtime binds over. A mount point
+        // that is a symlink may lead to another one created later in this loop (`tmp -> var/tmp`
+        // in an image without `var`), so the ones left out are tried once more before a warning.
+        let leftOut = mountPoints.filter { !plan.ensureDirectory($0, replaceOther: false, purpose: "a mount point", report: false) }
+        for path in leftOut {
             plan.ensureDirectory(path, replaceOther: false, purpose: "a mount point")
         }
+        // Empty and 0644 whatever the image has, as Apptainer leaves them: an image's 0600 copy
+        // is unreadable for users on CVMFS, and a symlink may dangle. The applier unlinks what is
+        // there before writing, so a symlink is replaced, never written through.
         if plan.isDirectory("etc") {
-            plan.file("etc/hosts", "", mode: 0o644, policy: .ifAbsent)
-            plan.file("etc/resolv.conf", "", mode: 0o644, policy: .ifAbsent)
+            plan.file("etc/hosts", "", mode: 0o644, policy: .replace)
+            plan.file("etc/resolv.conf", "", mode: 0o644, policy: .replace)
         }
         // Left as the image has them: Apptainer adds the calling user to session copies of these
         // and only warns at run time when they are missing.
@@ -114,16 +124,18 @@ public enum SandboxMetadata {
                   policy: config.env.isEmpty ? .ifAbsent : .replace)
         plan.file(".singularity.d/runscript", OCIRunscript.render(entrypoint: entrypoint, cmd: cmd), mode: 0o755,
                   policy: entrypoint.isEmpty && cmd.isEmpty ? .ifAbsent : .replace)
-        plan.file(".singularity.d/env/01-base.sh", SandboxScripts.base01, mode: 0o755, policy: .ifAbsent)
-        plan.file(".singularity.d/env/90-environment.sh", SandboxScripts.environment90, mode: 0o755, policy: .ifAbsent)
-        plan.file(".singularity.d/env/94-appsbase.sh", SandboxScripts.appsBase94, mode: 0o755, policy: .ifAbsent)
-        plan.file(".singularity.d/env/95-apps.sh", SandboxScripts.apps95, mode: 0o755, policy: .ifAbsent)
-        plan.file(".singularity.d/env/99-base.sh", SandboxScripts.base99, mode: 0o755, policy: .ifAbsent)
-        plan.file(".singularity.d/env/99-runtimevars.sh", SandboxScripts.runtimeVars99, mode: 0o755, policy: .ifAbsent)
+        // The fixed files replace the image's copies: a Docker/OCI image's are left over from
+        // some other build (an `env/99-base.sh` without `/.singularity.d/libs` breaks `--nv`).
+        plan.file(".singularity.d/env/01-base.sh", SandboxScripts.base01, mode: 0o755, policy: .replace)
+        plan.file(".singularity.d/env/90-environment.sh", SandboxScripts.environment90, mode: 0o755, policy: .replace)
+        plan.file(".singularity.d/env/94-appsbase.sh", SandboxScripts.appsBase94, mode: 0o755, policy: .replace)
+        plan.file(".singularity.d/env/95-apps.sh", SandboxScripts.apps95, mode: 0o755, policy: .replace)
+        plan.file(".singularity.d/env/99-base.sh", SandboxScripts.base99, mode: 0o755, policy: .replace)
+        plan.file(".singularity.d/env/99-runtimevars.sh", SandboxScripts.runtimeVars99, mode: 0o755, policy: .replace)
         for action in SandboxScripts.actions {
-            plan.file(".singularity.d/actions/" + action.name, action.body, mode: 0o755, policy: .ifAbsent)
+            plan.file(".singularity.d/actions/" + action.name, action.body, mode: 0o755, policy: .replace)
         }
-        plan.file(".singularity.d/startscript", SandboxScripts.startscript, mode: 0o755, policy: .ifAbsent)
+        plan.file(".singularity.d/startscript", SandboxScripts.startscript, mode: 0o755, policy: .replace)
         let labels = SandboxLabels.merged(imageLabels: config.labels, reference: from, architecture: architecture,
                                           manifestDigest: options.manifestDigest, buildTime: mtime)
         plan.file(".singularity.d/labels.json", SandboxLabels.json(labels), mode: 0o644, policy: .replace)
@@ -142,10 +154,17 @@ public enum SandboxMetadata {
         }
 
         warnings += plan.warnings.map { "\(reference): \($0)" }
-        let keptMetadata = plan.kept.filter { $0.hasPrefix(".singularity.d/") }
-        if imageHadMetadata && !keptMetadata.isEmpty {
-            let names = keptMetadata.map { String($0.dropFirst(".singularity.d/".count)) }
-            warnings.append("\(reference): the image has its own /.singularity.d; kept its \(names.joined(separator: ", "))")
+        func metadataNames(_ paths: [String]) -> [Substring] {
+            paths.filter { $0.hasPrefix(".singularity.d/") }.map { $0.dropFirst(".singularity.d/".count) }
+        }
+        let replaced = metadataNames(plan.replaced)
+        if !replaced.isEmpty {
+            warnings.append("\(reference): the image has its own /.singularity.d; replaced its \(replaced.joined(separator: ", ")) with imgsync's")
+        }
+        let kept = metadataNames(plan.kept)
+        if !kept.isEmpty {
+            warnings.append("\(reference): the image has its own /.singularity.d; kept its \(kept.joined(separator: ", ")): "
+                + "the image config has nothing to generate \(kept.count == 1 ? "it" : "them") from")
         }
         let written = plan.written
         return Generated(tar: plan.finish(), warnings: warnings, written: written, mtime: mtime)

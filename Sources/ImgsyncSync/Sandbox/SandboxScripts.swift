@@ -36,18 +36,20 @@ enum SandboxScripts {
         """
 
     /// SCIF apps (`--app NAME`): the app's directories go in front of PATH and LD_LIBRARY_PATH and
-    /// its own environment files are sourced. Does nothing when no app is selected.
+    /// its own environment files are sourced. Does nothing when no app is selected. The runtime
+    /// passes the app's name as `SINGULARITY_APPNAME`, one of the few variables its action script
+    /// keeps when it clears the environment (Apptainer too: there is no `APPTAINER_APPNAME`).
     static let apps95 = """
         #!/bin/sh
         # Added by imgsync: support for SCIF apps selected with --app.
-        if [ -n "${APPTAINER_APPNAME:-}" ]; then
-            export APPTAINER_APPNAME
-            if [ ! -d "/scif/apps/${APPTAINER_APPNAME}/" ]; then
-                echo "Could not locate the container application: ${APPTAINER_APPNAME}" >&2
+        if [ -n "${SINGULARITY_APPNAME:-}" ]; then
+            export SINGULARITY_APPNAME
+            if [ ! -d "/scif/apps/${SINGULARITY_APPNAME}/" ]; then
+                echo "Could not locate the container application: ${SINGULARITY_APPNAME}" >&2
                 exit 1
             fi
             SCIF_APPS="/scif/apps"
-            SCIF_APPROOT="/scif/apps/${APPTAINER_APPNAME}"
+            SCIF_APPROOT="/scif/apps/${SINGULARITY_APPNAME}"
             export SCIF_APPS SCIF_APPROOT
             PATH="${SCIF_APPROOT}:/scif/apps/singularity:${PATH}"
             if [ -d "${SCIF_APPROOT}/bin" ]; then
@@ -130,9 +132,10 @@ enum SandboxScripts {
             exec /bin/sh "$@"
 
             """),
+        // `--shell` reaches the container as SINGULARITY_SHELL, in Apptainer too.
         ("shell", actionHeader + sourceEnvironment + """
-            if [ -n "${APPTAINER_SHELL:-}" ] && [ -x "${APPTAINER_SHELL}" ]; then
-                exec "${APPTAINER_SHELL}" "$@"
+            if [ -n "${SINGULARITY_SHELL:-}" ] && [ -x "${SINGULARITY_SHELL}" ]; then
+                exec "${SINGULARITY_SHELL}" "$@"
             fi
             if [ -x /bin/bash ]; then
                 SHELL=/bin/bash
