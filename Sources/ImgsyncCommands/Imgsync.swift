@@ -7,6 +7,7 @@ public struct Imgsync: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "imgsync",
         abstract: "Publish container images as unpacked directory trees backed by a SHA-256 object store.",
+        version: ImgsyncVersion.current,
         subcommands: [
             SyncCommand.self, AddCommand.self, RemoveCommand.self, CheckCommand.self,
             ListCommand.self, GCCommand.self, VerifyCommand.self, StatsCommand.self,

@@ -16,6 +16,10 @@ public struct RegistryOptions: ParsableArguments {
     @Option(help: "A registry (host:port) that may be reached over plain http. Repeatable.")
     var insecureRegistry: [String] = []
 
+    @Option(help: ArgumentHelp("A host a registry may redirect to (or name in a token realm or foreign layer URL) although its address is loopback, private or link-local. Repeatable.",
+                               discussion: "Such targets are refused by default unless they are the registry's own host."))
+    var allowHost: [String] = []
+
     @Option(help: ArgumentHelp("Slowest average download speed of a layer, e.g. 20k (bytes per second; 0: no minimum).",
                                discussion: "Checked after the first minute of each download; a slower layer fails its image, the run goes on."))
     var minBlobSpeed = "20k"
@@ -35,6 +39,7 @@ public struct RegistryOptions: ParsableArguments {
         var config = RegistryClientConfiguration.standard(caFile: caFile, environment: environment)
         config.insecureRegistries = Set(insecureRegistry)
         config.minimumBlobSpeed = try ByteCount.parse(minBlobSpeed)
+        config.networkPolicy.allowedHosts.formUnion(allowHost.map { $0.lowercased() })
         let credentials: any CredentialProvider = try DockerAuthFile.load(explicit: authFile, environment: environment) ?? AnonymousCredentials()
         return try await RegistryClient.withClient(configuration: config, credentials: credentials, logger: logger, body)
     }

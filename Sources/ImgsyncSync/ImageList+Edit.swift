@@ -39,6 +39,21 @@ public struct ImageListDocument: Sendable {
         self.source = source
     }
 
+    /// Reads a list file, or with `createIfMissing` starts an empty one when nothing is at `path`
+    /// yet (`imgsync add` into a new list; the directory must exist). `ImageListUnreadable` when it
+    /// cannot be read or is not text.
+    public static func read(_ path: String, createIfMissing: Bool) throws -> ImageListDocument {
+        var st = stat()
+        if createIfMissing && lstat(path, &st) != 0 && errno == ENOENT {
+            let directory = (path as NSString).deletingLastPathComponent
+            guard directory.isEmpty || FileManager.default.fileExists(atPath: directory) else {
+                throw ImageListUnreadable(location: path, reason: "its directory \(directory) does not exist")
+            }
+            return ImageListDocument(bytes: [], source: path)
+        }
+        return try read(path)
+    }
+
     /// Reads a list file (`ImageListUnreadable` when it cannot be read or is not text).
     public static func read(_ path: String) throws -> ImageListDocument {
         let bytes = try ImageList.readFile(path)

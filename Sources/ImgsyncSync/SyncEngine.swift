@@ -273,7 +273,8 @@ public final class SyncEngine: @unchecked Sendable {
             head = try await client.headManifest(target.reference)
         } catch {
             result.error = describe(error)
-            logger.error("\(target.name) (\(target.origin)): \(result.error!)")
+            // Printed once, in the summary ("failed: …"); here only for --log-level debug.
+            logger.debug("\(target.name) (\(target.origin)): \(result.error!)")
             return .failed(result)
         }
         result.digest = head.digest.description
@@ -350,7 +351,8 @@ public final class SyncEngine: @unchecked Sendable {
             result.outcome = .failed
             result.error = describe(error)
             result.seconds = Date().timeIntervalSince(start)
-            logger.error("\(target.name) (\(target.origin)): \(result.error!)")
+            // Printed once, in the summary ("failed: …"); here only for --log-level debug.
+            logger.debug("\(target.name) (\(target.origin)): \(result.error!)")
             return Built(result: result, record: nil)
         }
     }

@@ -102,7 +102,12 @@ public struct SyncReport: Codable, Sendable {
         for r in images where r.outcome == .failed {
             out += "failed: \(r.name) (\(r.origin), \(r.reference)): \(r.error ?? "unknown error")\n"
         }
-        for name in removed { out += "removed: \(name)\n" }
+        for name in removed { out += "\(dryRun ? "would remove" : "removed"): \(name)\n" }
+        for r in images where !r.warnings.isEmpty {
+            let shown = r.warnings.prefix(3).joined(separator: "; ")
+            let more = r.warnings.count > 3 ? " (\(r.warnings.count - 3) more in the JSON report)" : ""
+            out += "warning: \(r.name): \(shown)\(more)\n"
+        }
         if let held = removalHeld { out += "kept: \(held)\n" }
         for e in removalErrors { out += "not removed: \(e)\n" }
         for h in hookErrors { out += "hook: \(h)\n" }
@@ -114,7 +119,7 @@ public struct SyncReport: Codable, Sendable {
         }
         let verb = dryRun ? "would change" : "updated"
         out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
-        out += "\(count(.unchanged)) unchanged, \(removed.count) removed, \(count(.failed) + failedLines) failed"
+        out += "\(count(.unchanged)) unchanged, \(removed.count) \(dryRun ? "would be removed" : "removed"), \(count(.failed) + failedLines) failed"
         if failedLines > 0 { out += " (\(failedLines) of them list line\(failedLines == 1 ? "" : "s") that produced no image)" }
         out += "; "
         out += "fetched \(ByteCount.format(bytesFetched)), \(objectsAdded) new objects (\(ByteCount.format(bytesAdded))), "

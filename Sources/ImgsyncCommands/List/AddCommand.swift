@@ -66,7 +66,7 @@ public struct AddCommand: AsyncParsableCommand {
         let (ref, pattern) = try ImageList.parseReference(reference)
         do {
             // Refuse duplicates and collisions before asking the registry.
-            var draft = try ImageListDocument.read(images)
+            var draft = try ImageListDocument.read(images, createIfMissing: true)
             try draft.insert(reference, platform: platform, keepRegistry: keepRegistry)
         } catch {
             return try listFailure(error, console)
@@ -97,11 +97,12 @@ public struct AddCommand: AsyncParsableCommand {
 
         // Re-read: the file may have changed while the registry answered.
         do {
-            var document = try ImageListDocument.read(images)
+            let isNew = !FileManager.default.fileExists(atPath: images)
+            var document = try ImageListDocument.read(images, createIfMissing: true)
             let entry = try document.insert(reference, platform: platform, keepRegistry: keepRegistry)
             try document.write(to: images)
             let name = try entry.isPattern ? "one name per matching tag" : entry.reference.publishedName(keepRegistry: keepRegistry).description
-            console.out("added \(entry.normalized) at \(images):\(entry.line) (publishes as \(name)); \(found)")
+            console.out("added \(entry.normalized) at \(images):\(entry.line)\(isNew ? " (a new list)" : "") (publishes as \(name)); \(found)")
             return sync ? try await syncEntry(line: entry.line, environment: environment, console: console) : 0
         } catch {
             return try listFailure(error, console)

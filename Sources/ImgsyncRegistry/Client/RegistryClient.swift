@@ -30,18 +30,19 @@ public final class RegistryClient: Sendable {
         // A connection we abandon (idle-read timeout) must not hold shutdown for NIOSSL's default 5 s
         // while a stalled peer never answers close_notify.
         tls.shutdownTimeout = .seconds(1)
+        // A CA file that cannot be used is a configuration error (exit 2), told in our words, not
+        // the TLS library's.
         for file in configuration.caFiles {
-            do {
-                let certificates = try NIOSSLCertificate.fromPEMFile(file)
-                guard !certificates.isEmpty else {
-                    throw ImgsyncError(.tls, "CA file \(file) holds no PEM certificate")
-                }
-                tls.additionalTrustRoots.append(.certificates(certificates))
-            } catch let error as ImgsyncError {
-                throw error
-            } catch {
-                throw ImgsyncError(.tls, "cannot read CA file \(file): \(error)")
+            let fd = open(file, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw ImgsyncError(.config, "cannot read the CA file \(file): \(String(cString: strerror(errno))) (--ca-file or SSL_CERT_FILE)")
             }
+            close(fd)
+            let certificates = (try? NIOSSLCertificate.fromPEMFile(file)) ?? []
+            guard !certificates.isEmpty else {
+                throw ImgsyncError(.config, "the CA file \(file) holds no PEM certificate (--ca-file or SSL_CERT_FILE)")
+            }
+            tls.additionalTrustRoots.append(.certificates(certificates))
         }
         var http = HTTPClient.Configuration(
             tlsConfiguration: tls,

@@ -9,6 +9,9 @@ extension ImageReference {
             ImgsyncError(.invalidReference, "invalid image reference \"\(input)\": \(why)")
         }
         guard !input.isEmpty else { throw fail("it is empty") }
+        for scheme in ["https://", "http://", "docker://", "oci://"] where input.lowercased().hasPrefix(scheme) {
+            throw fail("a reference has no URL scheme; drop \"\(input.prefix(scheme.count))\" and write \(input.dropFirst(scheme.count))")
+        }
         guard input.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw fail("it contains spaces, control or non-ASCII characters")
         }

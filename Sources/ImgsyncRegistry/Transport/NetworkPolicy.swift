@@ -26,7 +26,7 @@ public struct NetworkPolicy: Sendable {
         case .loopback: "loopback"
         default: "private-network"
         }
-        throw ImgsyncError(.forbiddenTarget, "\(purpose) points to \(host), a \(kind) address that is not the registry's own; refused (allow-list the host to permit it)")
+        throw ImgsyncError(.forbiddenTarget, "\(purpose) points to \(host), a \(kind) address that is not the registry's own; refused (pass --allow-host \(host) to permit it)")
     }
 
     static func classify(_ rawHost: String) -> AddressClass {

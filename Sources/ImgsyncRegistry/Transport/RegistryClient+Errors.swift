@@ -12,7 +12,7 @@ extension RegistryClient {
         if let error = error as? ImgsyncError { return error }
         if error is CancellationError { return ImgsyncError(.network, "\(what): cancelled") }
         if isTLSError(error) {
-            return ImgsyncError(.tls, "TLS failure talking to \(what): \(error) — if the registry uses a private CA, pass it with --ca-file (or SSL_CERT_FILE)")
+            return ImgsyncError(.tls, "TLS failure talking to \(what): \(Self.tlsReason(error)); if the registry uses a private CA, pass it with --ca-file (or SSL_CERT_FILE)")
         }
         if let http = error as? HTTPClientError {
             let timeouts: [HTTPClientError] = [.connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout]
@@ -28,6 +28,27 @@ extension RegistryClient {
             return classify(first.error, what: what)
         }
         return ImgsyncError(.network, "\(what): \(error)")
+    }
+
+    /// What went wrong in a TLS failure, in a few words: the TLS library's own text carries error
+    /// numbers and its build paths, which tell an operator nothing.
+    static func tlsReason(_ error: any Error) -> String {
+        let text = "\(error)"
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "the server's certificate does not name this host"
+        }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the server's certificate is not trusted (unknown CA, expired, or not for this host)"
+        }
+        if text.contains("WRONG_VERSION_NUMBER") || text.contains("HTTP_REQUEST") {
+            return "the server does not speak TLS on this port"
+        }
+        // The library's reason code (e.g. SSLV3_ALERT_HANDSHAKE_FAILURE), without numbers or paths.
+        var codes: [Substring] = []
+        for word in text.split(whereSeparator: { !($0.isUppercase || $0 == "_" || $0.isNumber) }) where word.count >= 8 && word.contains("_") {
+            codes.append(word)
+        }
+        return codes.last.map { "the TLS handshake failed (\($0))" } ?? "the TLS handshake failed"
     }
 
     func isRetryable(_ error: any Error) -> Bool {

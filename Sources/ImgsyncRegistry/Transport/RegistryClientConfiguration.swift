@@ -1,3 +1,4 @@
+import ImgsyncCore
 import Foundation
 
 /// How the registry client connects, retries and what it trusts. The defaults are safe for public
@@ -42,7 +43,7 @@ public struct RegistryClientConfiguration: Sendable {
     public var tokenLimit = 1 << 20
     public var errorBodyLimit = 1 << 20
 
-    public var userAgent = "imgsync/0.1"
+    public var userAgent = "imgsync/" + ImgsyncVersion.current
 
     /// Seams for tests: how the client waits, reads the clock and draws jitter (0...1).
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }

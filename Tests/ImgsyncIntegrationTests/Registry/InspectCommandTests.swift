@@ -69,4 +69,27 @@ import Testing
         #expect(throws: (any Error).self) { try Imgsync.parseAsRoot(["inspect", "ubuntu", "--platform", "linux"]) }
         #expect(throws: (any Error).self) { try Imgsync.parseAsRoot(["inspect", "ubuntu", "--raw", "--json"]) }
     }
+
+    /// Issue 10 item 17: a redirect to another loopback host is refused with a hint that names an
+    /// option that exists, and `--allow-host` permits it.
+    @Test func aRedirectToAnotherLoopbackHostNeedsAllowHost() async throws {
+        try await withFakeEnvironment { env in
+            let image = FakeImage.make()
+            let mirror = try await env.server("127.0.0.2", image.routes())
+            let redirect = Reply(307, headers: [("Location", "\(mirror.url)/v2/lib/a/manifests/1")])
+            // The tag's manifest is redirected; the config is the registry's own.
+            let reg = try await env.server("127.0.0.1", [Route("*", "/v2/lib/a/manifests/1", redirect)] + image.routes())
+            let base = ["env", "HOME=\(env.dir.path)", executable, "inspect", "\(reg.name)/lib/a:1", "--ca-file", env.ca.caCert]
+            do {
+                _ = try await ChildProcess.run(base)
+                Issue.record("the redirect to 127.0.0.2 was followed")
+            } catch let failure as CommandFailed {
+                #expect(failure.status == 1, "\(failure.output)")
+                #expect(failure.output.contains("pass --allow-host 127.0.0.2 to permit it"), "\(failure.output)")
+            }
+            #expect(mirror.requests().isEmpty)
+            let allowed = try await ChildProcess.run(base + ["--allow-host", "127.0.0.2"])
+            #expect(allowed.contains("Digest:        \(image.manifestDigest)"), "\(allowed)")
+        }
+    }
 }

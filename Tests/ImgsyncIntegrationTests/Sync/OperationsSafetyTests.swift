@@ -169,4 +169,61 @@ import Testing
             #expect(observed["\(reg.name)/org/app:2"] == ["org/app:1"], "the first image was recorded when it was published: \(observed)")
         }
     }
+
+    /// Items 11 and 12: what a person sees. One exit status per kind of failure across commands,
+    /// errors in our words and printed once, `--version`, dry runs that say "would", warnings in
+    /// the summary, `add` into a new list, and a URL scheme on a reference explained.
+    @Test func messagesAndStatusesAreTheSameEverywhere() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await SyncEndToEndTests.appRegistry(env)
+            let version = try await imgsync(env, ["--version"])
+            #expect(version.status == 0 && version.output.trimmingCharacters(in: .whitespacesAndNewlines) == ImgsyncVersion.current, "\(version.output)")
+
+            // A missing CA file: a configuration error, 2 for every command, said once, in our words.
+            try env.dir.write("images.txt", "\(reg.name)/org/app:1\n")
+            let noCA = ["--ca-file", env.dir.file("missing-ca.pem")]
+            for command in [["sync", "--images", env.dir.file("images.txt"), "--root", env.dir.file("r")],
+                            ["check", "--images", env.dir.file("images.txt")],
+                            ["inspect", "\(reg.name)/org/app:1"]] {
+                let run = try await imgsync(env, command + noCA)
+                #expect(run.status == 2, "\(command[0]): \(run.output)")
+                #expect(run.output.components(separatedBy: "cannot read the CA file").count == 2, "said once: \(command[0]): \(run.output)")
+                for leaked in ["NSCocoaErrorDomain", "Code=", "NIOSSL", "BoringSSL", "/build/"] {
+                    #expect(!run.output.contains(leaked), "\(command[0]): \(run.output)")
+                }
+            }
+
+            // A reference written as a URL.
+            let url = try await imgsync(env, ["add", "https://\(reg.name)/org/app:1", "--images", env.dir.file("images.txt")])
+            #expect(url.status == 2, "\(url.output)")
+            #expect(url.output.contains("drop \"https://\" and write \(reg.name)/org/app:1"), "\(url.output)")
+
+            // `add` starts a list that does not exist yet.
+            let fresh = env.dir.file("new-list.txt")
+            let added = try await imgsync(env, ["add", "\(reg.name)/org/app:2", "--images", fresh, "--ca-file", env.ca.caCert])
+            #expect(added.status == 0, "\(added.output)")
+            #expect(read(fresh) == "\(reg.name)/org/app:2\n")
+
+            // Warnings reach the summary; a dry run says what it would remove.
+            let root = env.dir.file("root"), json = env.dir.file("report.json")
+            try env.dir.write("two.txt", "\(reg.name)/org/app:1\n\(reg.name)/org/app:2\n")
+            let sync = try await imgsync(env, ["sync", "--images", env.dir.file("two.txt"), "--root", root, "--ca-file", env.ca.caCert,
+                                              "--json", json, "--log-level", "error"])
+            #expect(sync.status == 0, "\(sync.output)")
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+            let images = report?["images"] as? [[String: Any]] ?? []
+            let warned = images.filter { !(($0["warnings"] as? [String]) ?? []).isEmpty }
+            #expect(!warned.isEmpty, "the test images have no /etc/passwd: a warning is expected")
+            for image in warned {
+                let name = image["name"] as? String ?? "?"
+                #expect(sync.output.contains("warning: \(name): "), "\(sync.output)")
+            }
+            let dry = try await imgsync(env, ["sync", "--images", env.dir.file("images.txt"), "--root", root, "--ca-file", env.ca.caCert,
+                                             "--dry-run", "--log-level", "error"])
+            #expect(dry.output.contains("would remove: org/app:2"), "\(dry.output)")
+            #expect(dry.output.contains("1 would be removed"), "\(dry.output)")
+            #expect(!dry.output.contains("removed: "), "\(dry.output)")
+            #expect(FileManager.default.fileExists(atPath: root + "/org/app:2"))
+        }
+    }
 }
