@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImgsyncCore
 import ImgsyncRegistry
+import ImgsyncSync
 import Logging
 
 /// The options every command that talks to registries takes (`--ca-file`, `--auth-file`,
@@ -52,9 +53,11 @@ public struct RegistryOptions: ParsableArguments {
     }
 }
 
-/// A logger writing plain lines to standard error at `level` (an unknown level means info).
-func makeLogger(label: String, level: String) -> Logger {
-    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+/// A logger writing plain lines to standard error at `level` (an unknown level means info), through
+/// the writer the sync's progress display uses, so that on a terminal each line appears whole above
+/// the status area.
+func makeLogger(label: String, level: String, terminal: TerminalWriter = .standardError) -> Logger {
+    var logger = Logger(label: label) { StreamLogHandler(label: $0, stream: terminal.logStream) }
     logger.logLevel = Logger.Level(rawValue: level) ?? .info
     return logger
 }

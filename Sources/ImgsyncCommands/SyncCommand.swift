@@ -13,7 +13,8 @@ public struct SyncCommand: AsyncParsableCommand {
         discussion: """
         Exit status: 0 everything synced; 1 some images or list lines failed (the rest was published);
         2 bad invocation or unusable configuration (list unreadable, repository locked, hook failed):
-        nothing was published or removed.
+        nothing was published or removed; 3 nothing was published because every listed image failed,
+        or the --json report, --metrics-file or --events log could not be written.
         """
     )
 
@@ -34,6 +35,13 @@ public struct SyncCommand: AsyncParsableCommand {
 
     @Option(help: "Also write the report as JSON to this file.")
     var json: String?
+
+    @Option(help: ArgumentHelp("Write the run's metrics to this file (node_exporter textfile collector), atomically.",
+                               discussion: "Replaced at the end of every run; the last success time is kept from the previous file when a run publishes nothing."))
+    var metricsFile: String?
+
+    @Option(help: "Append the run's events to this file as JSON Lines (run start and end, each image, each removal).")
+    var events: String?
 
     @Flag(help: "Wait for another sync holding the repository lock instead of failing.")
     var wait = false
@@ -94,6 +102,12 @@ public struct SyncCommand: AsyncParsableCommand {
         do { _ = try Platform(parsing: platform) } catch { throw ValidationError("--platform: \(error)") }
         do { _ = try GracePeriod.parse(grace) } catch { throw ValidationError("--grace: \(error)") }
         if rootPath == nil { throw ValidationError("give --root or set IMGSYNC_ROOT") }
+        // Checked before any work: a record that cannot be written would fail the run at its end.
+        for (option, path) in [("--json", json), ("--metrics-file", metricsFile), ("--events", events)] {
+            if let path, let problem = SyncRecords.directoryProblem(forFile: path) {
+                throw ValidationError("\(option) \(path): \(problem)")
+            }
+        }
     }
 
     var rootPath: String? { root ?? ProcessInfo.processInfo.environment["IMGSYNC_ROOT"] }
@@ -132,6 +146,14 @@ public struct SyncCommand: AsyncParsableCommand {
             }
         }
         let defaultPlatform = try Platform(parsing: platform)
+        let records: SyncRecords
+        do {
+            records = try SyncRecords(json: json, metricsFile: metricsFile, events: events)
+        } catch {
+            FileHandle.standardError.write(Data("imgsync sync: --events: \(error)\nnothing was published or removed\n".utf8))
+            throw ExitCode(2)
+        }
+        records.start(root: options.root, list: images, dryRun: dryRun)
         let report: SyncReport
         do {
             let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry, migrate: migratePaths, root: options.root)
@@ -146,12 +168,19 @@ public struct SyncCommand: AsyncParsableCommand {
             }
         } catch {
             FileHandle.standardError.write(Data("imgsync sync: \(error)\nnothing was published or removed\n".utf8))
+            _ = records.finish(report: nil, status: 2, error: "\(error)")
+            reportProblems(records)
             throw ExitCode(2)
         }
         print(report.text(), terminator: "")
-        if let json {
-            try report.json().write(to: URL(fileURLWithPath: json))
+        let status = records.finish(report: report, status: report.exitCode)
+        reportProblems(records)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private func reportProblems(_ records: SyncRecords) {
+        for problem in records.problems {
+            FileHandle.standardError.write(Data("imgsync sync: \(problem)\n".utf8))
         }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }

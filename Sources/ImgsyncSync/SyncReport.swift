@@ -90,9 +90,18 @@ public struct SyncReport: Codable, Sendable {
         images.contains { $0.outcome == .added || $0.outcome == .updated } || !removed.isEmpty
     }
 
-    /// 0 everything synced; 1 some images or list lines failed, a name could not be removed, or a hook failed.
+    /// The run's exit status (docs/operations.md): 0 everything synced; 1 some images or list lines
+    /// failed, a name could not be removed, or the after-change hook failed, and the rest was
+    /// published; 3 nothing was published because every listed image failed (a list whose every
+    /// line is bad included). 2 (nothing done) never comes from a report: such runs throw.
     public var exitCode: Int32 {
-        (count(.failed) > 0 || failedLines > 0 || !listIssues.isEmpty || !hookErrors.isEmpty || !removalErrors.isEmpty) ? 1 : 0
+        if publishedNothing { return 3 }
+        return (count(.failed) > 0 || failedLines > 0 || !listIssues.isEmpty || !hookErrors.isEmpty || !removalErrors.isEmpty) ? 1 : 0
+    }
+
+    /// Something was listed and every image of it failed (or no line of the list was usable).
+    public var publishedNothing: Bool {
+        (!images.isEmpty || !listIssues.isEmpty) && images.allSatisfy { $0.outcome == .failed }
     }
 
     /// The human summary printed at the end of a run.

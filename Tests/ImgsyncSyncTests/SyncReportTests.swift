@@ -26,3 +26,27 @@ import Testing
         #expect(!report.text().contains("unreadable by other users"))
     }
 }
+
+/// Exit statuses (docs/operations.md): 0, 1 partial, 3 nothing published.
+@Suite struct SyncReportExitCodeTests {
+    func report(_ outcomes: [ImageOutcome], issues: [String] = []) -> SyncReport {
+        var report = SyncReport(root: "/srv/r", list: "images.txt", started: Date())
+        report.images = outcomes.enumerated().map { ImageResult(name: "org/i:\($0.offset)", reference: "r/org/i", origin: "l:1", outcome: $0.element) }
+        report.listIssues = issues
+        return report
+    }
+
+    @Test func statuses() {
+        #expect(report([.added, .unchanged]).exitCode == 0)
+        #expect(report([]).exitCode == 0, "an empty list has nothing to fail")
+        #expect(report([.added, .failed]).exitCode == 1)
+        #expect(report([.unchanged], issues: ["l:2: bad"]).exitCode == 1)
+        #expect(report([.failed, .failed]).exitCode == 3, "every listed image failed")
+        #expect(report([], issues: ["l:1: bad"]).exitCode == 3, "no line of the list was usable")
+        #expect(report([.failed], issues: ["l:2: bad"]).exitCode == 3)
+        #expect(report([.wouldChange, .failed]).exitCode == 1)
+        var hook = report([.added])
+        hook.hookErrors = ["after-change exited 1"]
+        #expect(hook.exitCode == 1)
+    }
+}

@@ -16,7 +16,8 @@ public struct AddCommand: AsyncParsableCommand {
             normalisation: debian = docker.io/library/debian:latest) or one that would publish under a \
             name already taken is refused. The registry is asked with HEAD (with --platform, the image \
             is resolved to check the platform exists); a tag pattern must match at least one tag. \
-            Exit status: 0 added, 1 refused, 2 unusable list or invocation.
+            Exit status: 0 added, 1 refused, 2 unusable list or invocation; with --sync, the entry \
+            was added but could not be published: 3 (the statuses of `imgsync sync`).
             """
     )
 

@@ -57,10 +57,11 @@ import Testing
             let ref = try ImageReference(parsing: "\(reg.name)/org/app:1")
             let arm = SyncTarget(name: try PublishedName("org/app:1"), reference: ref,
                                  platform: try Platform(parsing: "linux/arm64"), origin: "images.txt:1")
-            let refused = try await e2e.sync(env, root: root, [arm])
+            // Another image of the list publishes: the run is a partial failure (exit 1).
+            let refused = try await e2e.sync(env, root: root, [arm, try e2e.target(reg, "org/app:2")])
             #expect(refused.exitCode == 1)
-            #expect(refused.count(.failed) == 1)
-            let message = refused.images.first?.error ?? ""
+            #expect(refused.count(.failed) == 1 && refused.count(.added) == 1)
+            let message = refused.images.first { $0.name == "org/app:1" }?.error ?? ""
             #expect(message.contains("single-platform image for linux/amd64, not linux/arm64/v8"), "\(message)")
             #expect(message.contains("--platform any"), "\(message)")
             #expect(!FileManager.default.fileExists(atPath: root + "/org/app:1"))

@@ -63,7 +63,8 @@ import Testing
         try await withFakeEnvironment { env in
             let server = try await env.server("127.0.0.1", routes(image, layerAnswers: [corrupt]))
             let report = try await e2e.sync(env, root: env.dir.file("root"), [try target(server)])
-            #expect(report.exitCode == 1)
+            // The only image failed: nothing was published (exit 3).
+            #expect(report.exitCode == 3 && report.count(.failed) == 1)
             let error = report.images.first?.error ?? ""
             #expect(error.hasSuffix("[digest-mismatch]"), "\(error)")
             #expect(error.contains("layer 1/1 \(image.layerDigests[0])"), "\(error)")
@@ -79,7 +80,8 @@ import Testing
         try await withFakeEnvironment { env in
             let server = try await env.server("127.0.0.1", routes(image, layerAnswers: [corrupt]))
             let report = try await e2e.sync(env, root: env.dir.file("root"), [try target(server)])
-            #expect(report.exitCode == 1)
+            // The only image failed: nothing was published (exit 3).
+            #expect(report.exitCode == 3 && report.count(.failed) == 1)
             let error = report.images.first?.error ?? ""
             #expect(error.hasSuffix("[decompress]") || error.hasSuffix("[tar-format]"), "\(error)")
             #expect(layerGets(server, image) == 1)
