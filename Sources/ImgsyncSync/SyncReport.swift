@@ -123,7 +123,9 @@ public struct SyncReport: Codable, Sendable {
         let withHiddenPaths = images.filter { $0.unreadableByOthers > 0 }
         if !withHiddenPaths.isEmpty {
             let total = withHiddenPaths.reduce(0) { $0 + $1.unreadableByOthers }
-            let list = withHiddenPaths.map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
+            // Bounded: the first few images, the rest counted (every one is in the JSON report).
+            var list = withHiddenPaths.prefix(5).map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
+            if withHiddenPaths.count > 5 { list += " and \(withHiddenPaths.count - 5) more images" }
             out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see --world-readable)\n"
         }
         let verb = dryRun ? "would change" : "updated"

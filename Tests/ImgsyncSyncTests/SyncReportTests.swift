@@ -24,6 +24,30 @@ import Testing
 
         report.images = [image("org/a:1", unreadable: 0)]
         #expect(!report.text().contains("unreadable by other users"))
+
+        // Hundreds of images: the line stays short (issue 9 item 6); the JSON report has them all.
+        report.images = (0..<400).map { image("some-organisation/some-image-\($0):1.0.0", unreadable: 2) }
+        let long = try #require(report.text().split(separator: "\n").first { $0.hasPrefix("unreadable by other users:") })
+        #expect(long.count < 400, "\(long.count) characters")
+        #expect(long.contains("800 paths in some-organisation/some-image-0:1.0.0 (2)"))
+        #expect(long.contains("and 395 more images"))
+    }
+
+    /// Dry runs say what they would do; warnings of the images built reach the summary.
+    @Test func dryRunWordingAndWarnings() {
+        var report = SyncReport(root: "/srv/r", list: "images.txt", started: Date())
+        report.dryRun = true
+        report.removed = ["org/gone:1"]
+        var warned = image("org/w:1", unreadable: 0)
+        warned.warnings = ["no /etc/passwd", "two", "three", "four"]
+        report.images = [warned]
+        let text = report.text()
+        #expect(text.contains("would remove: org/gone:1"))
+        #expect(text.contains("1 would be removed"))
+        #expect(!text.contains("removed: org/gone:1\n") || text.contains("would remove: org/gone:1"))
+        #expect(text.contains("warning: org/w:1: no /etc/passwd; two; three (1 more in the JSON report)"))
+        report.dryRun = false
+        #expect(report.text().contains("\nremoved: org/gone:1") || report.text().hasPrefix("removed: org/gone:1"))
     }
 }
 
