@@ -20,6 +20,7 @@ public struct Imgsync: AsyncParsableCommand {
     /// with 2 instead of EX_USAGE (64): imgsync's codes are 0 ok, 1 something failed, 2 bad
     /// invocation or unusable configuration (docs/design.md §3.9).
     public static func main() async {
+        raiseOpenFileLimit()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -37,6 +38,20 @@ public struct Imgsync: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// Raises the soft limit on open files to the hard limit (at most 65,536). A build keeps a
+    /// bounded cache of directory descriptors (tree and object-store directories) and `sync` runs
+    /// several builds plus their connections at once: more than the 1,024 a systemd service or a
+    /// login shell gets by default, while the hard limit is far higher. The kernel allows any
+    /// process to raise its soft limit up to the hard one.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65_536)
+        guard limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = wanted
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// The exit status of a command that stopped on `error`: 2 for an unusable invocation or

@@ -227,4 +227,44 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: root + "/org/app:2"))
         }
     }
+
+    /// Found walking through docs/operations.md: the unit runs as the `imgsync` user, whose soft
+    /// limit on open files is 1,024 (as for any systemd service); two builds of images with many
+    /// directories and bodies then failed with "Too many open files". The executable raises its
+    /// soft limit to the hard one.
+    @Test func syncWorksUnderTheDefaultOpenFileLimit() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            var layers: [String] = []
+            for image in 0..<2 {
+                var t = TarBuilder()
+                for d in 0..<3000 {
+                    t.dir("d\(d)/")
+                    t.file("d\(d)/f", "image \(image) directory \(d)\n")
+                }
+                let path = env.dir.file("many-\(image).tar")
+                try Data(t.build()).write(to: URL(fileURLWithPath: path))
+                layers.append(path)
+            }
+            let (layout, _) = try await env.layout("""
+                [{"tag":"a","manifests":[{"layers":[{"tar":"\(layers[0])","compression":"gzip"}]}]},
+                 {"tag":"b","manifests":[{"layers":[{"tar":"\(layers[1])","compression":"gzip"}]}]}]
+                """)
+            try await env.push(layout, tag: "a", to: "\(reg.name)/org/many:a")
+            try await env.push(layout, tag: "b", to: "\(reg.name)/org/many:b")
+            try env.dir.write("images.txt", "\(reg.name)/org/many:a\n\(reg.name)/org/many:b\n")
+            let root = env.dir.file("root")
+            let command = "ulimit -Sn 1024 && exec '\(imgsyncExecutable)' sync --images '\(env.dir.file("images.txt"))' --root '\(root)' "
+                + "--ca-file '\(env.ca.caCert)' --jobs 2 --log-level error"
+            let run: (status: Int32, output: String)
+            do {
+                run = (0, try await ChildProcess.run(["sh", "-c", command], timeout: 240))
+            } catch let failure as CommandFailed {
+                run = (failure.status, failure.output)
+            }
+            #expect(run.status == 0, "\(run.output)")
+            #expect(!run.output.contains("Too many open files"), "\(run.output)")
+            #expect(read(root + "/org/many:b/d2999/f") == "image 1 directory 2999\n")
+        }
+    }
 }
