@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `imgsync apply`: the low-level command (like `umoci raw unpack`) that applies local layer blobs in
 /// order and publishes the result under a name.

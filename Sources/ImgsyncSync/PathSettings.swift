@@ -1,4 +1,5 @@
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 
 /// Settings that shape every published path (`--keep-registry`) are a property of the repository,

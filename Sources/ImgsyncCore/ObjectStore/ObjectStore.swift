@@ -13,25 +13,25 @@ import CImgsyncSys
 /// inode named `<rest>.<mode>.<sec>.<nsec>` beside it.
 public final class ObjectStore {
     /// Permission bits an object or shared inode may carry on disk: no write, setuid, setgid or sticky.
-    static func sharedMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+    package static func sharedMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? widened(mode) : mode) & 0o555)
     }
     /// Permission bits a tree file with its own inode carries: exact, less setuid and setgid.
-    static func ownMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+    package static func ownMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? widened(mode) : mode) & 0o1777)
     }
     /// Permission bits of a tree file on disk: shared with an object (hardlink mode) or its own inode.
-    static func fileMode(_ mode: UInt32, shared: Bool, worldReadable: Bool) -> mode_t {
+    package static func fileMode(_ mode: UInt32, shared: Bool, worldReadable: Bool) -> mode_t {
         shared ? sharedMode(mode, worldReadable: worldReadable) : ownMode(mode, worldReadable: worldReadable)
     }
     /// Permission bits this store's tree files get on disk.
-    func fileMode(_ mode: UInt32) -> mode_t { ObjectStore.fileMode(mode, shared: self.mode == .hardlink, worldReadable: worldReadable) }
+    package func fileMode(_ mode: UInt32) -> mode_t { ObjectStore.fileMode(mode, shared: self.mode == .hardlink, worldReadable: worldReadable) }
     /// Permission bits of a tree directory on disk: exact, or a+rx with `--world-readable`.
-    static func directoryMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+    package static func directoryMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? mode | 0o555 : mode) & 0o7777)
     }
     /// `chmod a+rX` of a file: readable by all; executable by all when anyone may execute it.
-    static func widened(_ mode: UInt32) -> UInt32 { mode | 0o444 | (mode & 0o111 != 0 ? 0o111 : 0) }
+    package static func widened(_ mode: UInt32) -> UInt32 { mode | 0o444 | (mode & 0o111 != 0 ? 0o111 : 0) }
 
     public let mode: LinkMode
     /// Tree files and directories are a+rX on disk (`--world-readable`, docs/design.md §2); the catalogs
@@ -72,7 +72,7 @@ public final class ObjectStore {
         if tmpFd >= 0 { Syscall.close(tmpFd) }
     }
 
-    static func split(_ d: Digest) -> (dir: Int, rest: PathBytes) {
+    package static func split(_ d: Digest) -> (dir: Int, rest: PathBytes) {
         let hex = Array(d.hex.utf8)
         return (Int(d.bytes[0]), Array(hex[2...]))
     }

@@ -85,7 +85,7 @@ public final class ImageBuilder {
     /// Starts from a known chain's catalog (links and mkdirs only) instead of applying its layers.
     public func start(from catalog: [CatalogEntry], diffIDs: [Digest]) throws {
         precondition(self.diffIDs.isEmpty, "start(from:) must come before any layer")
-        try applier.load(catalog)
+        try applier.load(catalog: catalog)
         self.diffIDs = diffIDs
     }
 
@@ -141,13 +141,13 @@ public final class ImageBuilder {
     /// files that must not replace what the image has. `path + "/."` asks whether `path` leads to
     /// a directory, following a symlink there too.
     public func existingType(_ path: String) -> CatalogEntryType? {
-        applier.lookupType(PathBytes(path.utf8))
+        applier.type(at: PathBytes(path.utf8))
     }
 
     /// The target of the symlink at `path` in the tree being built (earlier components resolved
     /// as in `existingType`), or nil when `path` is not a symlink.
     public func existingLinkTarget(_ path: String) -> [UInt8]? {
-        applier.lookupLinkTarget(PathBytes(path.utf8))
+        applier.linkTarget(at: PathBytes(path.utf8))
     }
 
     /// The image id when no config digest is known: the ChainID of all layers.
