@@ -115,7 +115,7 @@ public struct SyncReport: Codable, Sendable {
         if !withHiddenPaths.isEmpty {
             let total = withHiddenPaths.reduce(0) { $0 + $1.unreadableByOthers }
             let list = withHiddenPaths.map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
-            out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see --world-readable)\n"
+            out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see `imgsync sync --world-readable`)\n"
         }
         let verb = dryRun ? "would change" : "updated"
         out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
