@@ -6,7 +6,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "imgsync", targets: ["imgsync"]),
+        .library(name: "ImgsyncBase", targets: ["ImgsyncBase"]),
         .library(name: "ImgsyncCore", targets: ["ImgsyncCore"]),
+        .library(name: "ImgsyncRepository", targets: ["ImgsyncRepository"]),
         .library(name: "ImgsyncTestSupport", targets: ["ImgsyncTestSupport"]),
         .library(name: "ImgsyncRegistry", targets: ["ImgsyncRegistry"]),
         .library(name: "ImgsyncSync", targets: ["ImgsyncSync"]),
@@ -29,11 +31,18 @@ let package = Package(
         // Linux calls Swift cannot make directly (FICLONE ioctl, renameat2, copy_file_range).
         .target(name: "CImgsyncSys"),
 
-        // All the logic: tar reading, decompression, layer application, object store, catalogs, publishing.
+        // What every layer above shares: the error type, digests and hashing, the fd-relative system
+        // calls, owned descriptors, byte paths, and the one byte-safe tree walker and remover.
+        .target(name: "ImgsyncBase", dependencies: ["CImgsyncSys", "CImgsyncCrypto"]),
+        // The layer engine: tar reading, decompression, layer application into a directory fd, the
+        // object store it links bodies from, catalogs. Re-exports ImgsyncBase.
         .target(
             name: "ImgsyncCore",
-            dependencies: ["CImgsyncSys", "CImgsyncCrypto", "CImgsyncZlib", "CImgsyncISAL", "CImgsyncZstd"]
+            dependencies: ["ImgsyncBase", "CImgsyncSys", "CImgsyncZlib", "CImgsyncISAL", "CImgsyncZstd"]
         ),
+        // The repository: lock, staging, atomic writes, building and publishing images, GC, verify,
+        // stats. Re-exports ImgsyncCore.
+        .target(name: "ImgsyncRepository", dependencies: ["ImgsyncCore", "ImgsyncBase", "CImgsyncSys"]),
         // Registry client: references, auth, manifests and platform selection, verified blob streams.
         .target(
             name: "ImgsyncRegistry",
@@ -54,6 +63,7 @@ let package = Package(
             name: "ImgsyncSync",
             dependencies: [
                 "ImgsyncCore",
+                "ImgsyncRepository",
                 "ImgsyncRegistry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -64,6 +74,7 @@ let package = Package(
             name: "ImgsyncCommands",
             dependencies: [
                 "ImgsyncCore",
+                "ImgsyncRepository",
                 "ImgsyncRegistry",
                 "ImgsyncSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,12 +87,12 @@ let package = Package(
 
         .testTarget(
             name: "ImgsyncCoreTests",
-            dependencies: ["ImgsyncCore", "ImgsyncTestSupport", "CImgsyncArchive", "CImgsyncZlib", "CImgsyncZstd", "CImgsyncSys"]
+            dependencies: ["ImgsyncCore", "ImgsyncRepository", "ImgsyncTestSupport", "CImgsyncArchive", "CImgsyncZlib", "CImgsyncZstd", "CImgsyncSys"]
         ),
         // Unit tests of the sync engine's pure parts (image list, sandbox files, planning).
         .testTarget(
             name: "ImgsyncSyncTests",
-            dependencies: ["ImgsyncSync", "ImgsyncRegistry", "ImgsyncCore", "ImgsyncTestSupport"]
+            dependencies: ["ImgsyncSync", "ImgsyncRegistry", "ImgsyncCore", "ImgsyncRepository", "ImgsyncTestSupport"]
         ),
         // Everything that needs a real registry (docker-registry over TLS, skopeo) or scripted servers:
         // the registry client, `imgsync inspect`, and sync end to end.
@@ -92,6 +103,7 @@ let package = Package(
                 "ImgsyncSync",
                 "ImgsyncCommands",
                 "ImgsyncCore",
+                "ImgsyncRepository",
                 "ImgsyncTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImgsyncCommandsTests",
-            dependencies: ["ImgsyncCommands", "ImgsyncCore", "ImgsyncTestSupport"]
+            dependencies: ["ImgsyncCommands", "ImgsyncCore", "ImgsyncRepository", "ImgsyncTestSupport"]
         ),
     ]
 )

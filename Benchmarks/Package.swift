@@ -34,6 +34,7 @@ for name in ["Hashing", "TarParsing", "Decompression", "LayerApply"] {
                 "BenchmarkInputs",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "ImgsyncCore", package: "imgsync"),
+                .product(name: "ImgsyncRepository", package: "imgsync"),
                 .product(name: "ImgsyncTestSupport", package: "imgsync"),
             ],
             path: name,

@@ -2,6 +2,7 @@ import Benchmark
 import BenchmarkInputs
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncTestSupport
 
 // Whole-layer application: ImageBuilder applies a generated ~100 MB /usr-like gzip layer into a

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `imgsync apply`: the low-level command (like `umoci raw unpack`) that applies local layer blobs in
 /// order and publishes the result under a name.
@@ -74,11 +75,13 @@ public struct ApplyCommand: ParsableCommand {
         let started = Date()
         let publishedName = try PublishedName(name)
         let repository = try Repository(root: rootOption.path!)
-        try repository.lock()
+        // apply has neither --wait nor --lock-file: its lock errors suggest neither.
+        try repository.lock(advice: [])
         var limits = LayerLimits()
         if let maxLayerBytes { limits.maxLayerBytes = maxLayerBytes }
         let builder = try ImageBuilder(repository: repository, linkMode: LinkMode(rawValue: link)!, worldReadable: try repository.effectiveWorldReadable(requested: worldReadable), limits: limits,
                                        gzipEngine: GzipEngine(rawValue: gzipEngine)!)
+        builder.imageName = name
         var compressed: Int64 = 0
         var uncompressed: Int64 = 0
         var start = 0

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `imgsync catalog`: prints a published image's catalog as JSON Lines (docs/catalog-format.md).
 public struct CatalogCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `--root` for every command that works on a repository; `$IMGSYNC_ROOT` when it is not given.
 struct RootOption: ParsableArguments {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 import ImgsyncSync
 import Logging

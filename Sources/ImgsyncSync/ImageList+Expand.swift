@@ -1,4 +1,5 @@
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 
 /// A concrete image the list asks for: what to publish, under which name, from which line.

@@ -1,4 +1,5 @@
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 
 extension ImageReference {

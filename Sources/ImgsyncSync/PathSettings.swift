@@ -1,4 +1,5 @@
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 
 /// Settings that shape every published path (`--keep-registry`) are a property of the repository,
@@ -20,20 +21,24 @@ public enum PathSettings {
 
     /// The `--keep-registry` value a run uses: `requested` when given and consistent with the
     /// repository, else what the repository recorded, else off. Throws `.config` when `requested`
-    /// contradicts the repository and `migrate` is not set.
-    public static func keepRegistry(requested: Bool?, recorded: Bool?, migrate: Bool, root: String) throws -> Bool {
+    /// contradicts the repository and `migrate` is not set. `syncOptions`: the command has sync's
+    /// `--no-keep-registry` and `--migrate-paths` (`add` has only `--keep-registry`), so the
+    /// message may suggest them.
+    public static func keepRegistry(requested: Bool?, recorded: Bool?, migrate: Bool, root: String, syncOptions: Bool = true) throws -> Bool {
         if let requested, let recorded, requested != recorded, !migrate {
+            let advice = syncOptions
+                ? "Pass \(recorded ? "--keep-registry" : "--no-keep-registry") (or nothing: runs follow the repository), "
+                    + "or --migrate-paths to republish every name under its new path"
+                : "Leave out --keep-registry (runs follow the repository); `imgsync sync --migrate-paths` republishes every name under its new path"
             throw ImgsyncError(.config, "the names in \(root) were published \(recorded ? "with" : "without") --keep-registry; "
-                + "running \(requested ? "with" : "without") it would move every name to another path. "
-                + "Pass \(recorded ? "--keep-registry" : "--no-keep-registry") (or nothing: runs follow the repository), "
-                + "or --migrate-paths to republish every name under its new path")
+                + "running \(requested ? "with" : "without") it would move every name to another path. " + advice)
         }
         return requested ?? recorded ?? false
     }
 
     /// The same for the repository at `root`, read without creating anything.
-    public static func keepRegistry(requested: Bool?, migrate: Bool, root: String) throws -> Bool {
+    public static func keepRegistry(requested: Bool?, migrate: Bool, root: String, syncOptions: Bool = true) throws -> Bool {
         let recorded = try Repository.readState(root: root).flatMap(recordedKeepRegistry)
-        return try keepRegistry(requested: requested, recorded: recorded, migrate: migrate, root: root)
+        return try keepRegistry(requested: requested, recorded: recorded, migrate: migrate, root: root, syncOptions: syncOptions)
     }
 }

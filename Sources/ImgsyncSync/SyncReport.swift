@@ -126,7 +126,7 @@ public struct SyncReport: Codable, Sendable {
             // Bounded: the first few images, the rest counted (every one is in the JSON report).
             var list = withHiddenPaths.prefix(5).map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
             if withHiddenPaths.count > 5 { list += " and \(withHiddenPaths.count - 5) more images" }
-            out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see --world-readable)\n"
+            out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see `imgsync sync --world-readable`)\n"
         }
         let verb = dryRun ? "would change" : "updated"
         out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "

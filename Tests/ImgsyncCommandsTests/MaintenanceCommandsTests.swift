@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import ImgsyncCommands
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncTestSupport
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -14,10 +15,10 @@ import Glibc
     /// A 2 MiB tmpfs mounted for the test (root only), unmounted afterwards.
     final class SmallFilesystem {
         let path: String
-        init() throws {
+        init(size: String = "2m") throws {
             path = NSTemporaryDirectory() + "imgsync-full-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let status = Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "imgsync-test", path])
+            let status = Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "imgsync-test", path])
             if status != 0 {
                 rmdir(path)
                 throw ImgsyncError(.io, "mount -t tmpfs failed with status \(status)")
@@ -79,9 +80,46 @@ import Glibc
         #expect(FileManager.default.contents(atPath: tree + "/bin/tool")?.count == 20_000)
         #expect(repository.publishedNames().map { $0.name } == ["org/app:1"])
 
-        // Once the failed builder is gone, its staging tree is too.
+        // Once the failed builder is gone, its staging tree is too, and so are the bodies it
+        // stored: only the published image's objects stay (issue 8: they used to fill the disk
+        // until the next GC, so the next apply failed too).
         _ = consume two
         let staging = (try? FileManager.default.contentsOfDirectory(atPath: fs.path + "/root/.imgsync/staging")) ?? []
         #expect(staging.isEmpty, "\(staging)")
+        let objects = Set(repository.objectFiles().objects.map(\.digest))
+        #expect(objects == [Probe.digest("ID=test\n"), Probe.digest(Self.body(0, 20_000))], "\(objects.count) objects")
+
+        var next = TarBuilder()
+        next.file("data/one", Self.body(99, 1 << 20))
+        let three = try ImageBuilder(repository: repository, linkMode: .hardlink)
+        try three.apply(LayerInput(source: BytesSource(next.build()), name: "next", expect: LayerExpectations(compression: .none)))
+        _ = try three.publish(as: try PublishedName("org/app:2"))
+        #expect(FileManager.default.contents(atPath: fs.path + "/root/org/app:2/data/one")?.count == 1 << 20)
+    }
+
+    /// A catalog that does not fit says which file and which image, not "write fd 6".
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func diskFullWhileWritingACatalogNamesTheFileAndTheImage() throws {
+        let fs = try SmallFilesystem(size: "256k")
+        let repository = try Repository(root: fs.path + "/root")
+        // Empty files take no data blocks on tmpfs; their catalog takes far more than 256 KiB.
+        var t = TarBuilder()
+        for i in 0..<3000 { t.file("dir/" + String(repeating: "n", count: 150) + "\(i)", "") }
+        let builder = try ImageBuilder(repository: repository, linkMode: .hardlink)
+        builder.imageName = "org/app:1"
+        var caught: ImgsyncError?
+        do {
+            try builder.apply(LayerInput(source: BytesSource(t.build()), name: "sha256:cafe", expect: LayerExpectations(compression: .none)))
+        } catch let e as ImgsyncError {
+            caught = e
+        }
+        let e = try #require(caught, "the catalog fitted")
+        #expect(e.errno == ENOSPC, "\(e)")
+        #expect(e.message.contains("the chain catalog after layer sha256:cafe of org/app:1"), "\(e)")
+        #expect(e.message.contains(fs.path + "/root/.imgsync/catalogs/chains/"), "\(e)")
+        #expect(e.message.hasSuffix("No space left on device"), "\(e)")
+        #expect(!e.message.contains("fd "), "\(e)")
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: fs.path + "/root/.imgsync/catalogs/chains")) ?? []
+        #expect(leftovers.isEmpty, "no temporary catalog stays: \(leftovers)")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncTestSupport
 
 /// `stats` figures that ObjectStoreAccountingTests does not cover: what "other users cannot read" means.

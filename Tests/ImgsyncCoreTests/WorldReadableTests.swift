@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncTestSupport
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 
 @Suite("Repository state")
 struct RepositoryStateTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ImgsyncSync
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncRegistry
 import ImgsyncTestSupport
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 import ImgsyncSync
 
@@ -137,7 +138,8 @@ public struct AddCommand: AsyncParsableCommand {
         options.addSandboxMetadata()
         do {
             // The repository's --keep-registry setting decides the name (the flag only when it agrees).
-            let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry ? true : nil, migrate: false, root: options.root)
+            let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry ? true : nil, migrate: false, root: options.root,
+                                                             syncOptions: false)
             options.keepRegistry = keepRegistry
             let report = try await registryOptions.withClient(logger: logger, environment: environment) { [options] client in
                 let list = try await ImageList.load(images, client: client).only(line: line)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `imgsync gc`: deletes trees no name has pointed to for the grace period, then the catalogs and
 /// objects nothing references any more.

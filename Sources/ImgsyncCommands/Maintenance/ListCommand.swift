@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `imgsync list` (alias `status`): published names with their image, digests, platform, size and
 /// last sync, and trees waiting for GC.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `imgsync stats`: objects, bytes, variant inodes, dedup ratio, paths others cannot read.
 public struct StatsCommand: ParsableCommand {

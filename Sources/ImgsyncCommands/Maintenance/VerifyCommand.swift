@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// `imgsync verify [--repair]`: re-hashes objects and compares every tree with its catalog.
 public struct VerifyCommand: ParsableCommand {

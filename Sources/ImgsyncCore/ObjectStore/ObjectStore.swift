@@ -10,69 +10,103 @@ import CImgsyncSys
 /// before the name was linked or renamed into place), and nothing ever opens an object for writing,
 /// so an object's bytes never change after it is named (D12). In hardlink mode an object *is* the
 /// first tree file's inode: a body whose files differ in permission bits or mtime gets a variant
-/// inode named `<rest>.<mode>.<sec>.<nsec>` beside it.
+/// inode named `<rest>.<mode>.<sec>.<nsec>` beside it, and an inode that reached the filesystem's
+/// hard-link limit (`EMLINK`) is continued by overflow inodes `<rest>.<mode>.<sec>.<nsec>.<n>`
+/// (ObjectStore+Shared.swift).
+///
+/// A build that fails removes the objects it named itself that nothing else uses
+/// (`removeUncommittedObjects`, ObjectStore+Pending.swift).
 public final class ObjectStore {
     /// Permission bits an object or shared inode may carry on disk: no write, setuid, setgid or sticky.
-    static func sharedMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+    package static func sharedMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? widened(mode) : mode) & 0o555)
     }
     /// Permission bits a tree file with its own inode carries: exact, less setuid and setgid.
-    static func ownMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+    package static func ownMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? widened(mode) : mode) & 0o1777)
     }
     /// Permission bits of a tree file on disk: shared with an object (hardlink mode) or its own inode.
-    static func fileMode(_ mode: UInt32, shared: Bool, worldReadable: Bool) -> mode_t {
+    package static func fileMode(_ mode: UInt32, shared: Bool, worldReadable: Bool) -> mode_t {
         shared ? sharedMode(mode, worldReadable: worldReadable) : ownMode(mode, worldReadable: worldReadable)
     }
     /// Permission bits this store's tree files get on disk.
-    func fileMode(_ mode: UInt32) -> mode_t { ObjectStore.fileMode(mode, shared: self.mode == .hardlink, worldReadable: worldReadable) }
+    package func fileMode(_ mode: UInt32) -> mode_t { ObjectStore.fileMode(mode, shared: self.mode == .hardlink, worldReadable: worldReadable) }
     /// Permission bits of a tree directory on disk: exact, or a+rx with `--world-readable`.
-    static func directoryMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
+    package static func directoryMode(_ mode: UInt32, worldReadable: Bool = false) -> mode_t {
         mode_t((worldReadable ? mode | 0o555 : mode) & 0o7777)
     }
     /// `chmod a+rX` of a file: readable by all; executable by all when anyone may execute it.
-    static func widened(_ mode: UInt32) -> UInt32 { mode | 0o444 | (mode & 0o111 != 0 ? 0o111 : 0) }
+    package static func widened(_ mode: UInt32) -> UInt32 { mode | 0o444 | (mode & 0o111 != 0 ? 0o111 : 0) }
 
     public let mode: LinkMode
     /// Tree files and directories are a+rX on disk (`--world-readable`, docs/design.md §2); the catalogs
     /// keep the layers' modes.
     public let worldReadable: Bool
-    private let objectsFd: Int32
+    /// Permission bits and mtime of an object inode (all zero outside hardlink mode).
+    struct Metadata: Equatable {
+        var mode: UInt32
+        var sec: Int64
+        var nsec: UInt32
+    }
+
+    let objectsFd: Int32
     private var subdirFds = [Int32](repeating: -1, count: 256)
-    private var tmpFd: Int32 = -1
-    /// Variants known to exist, by digest: (mode, sec, nsec, name).
-    private var known: [Digest: [(mode: UInt32, sec: Int64, nsec: UInt32, name: PathBytes)]] = [:]
+    private(set) var tmpFd: Int32 = -1
+    /// Object names known to exist, by digest, with their inode's metadata.
+    var known: [Digest: [PathBytes: Metadata]] = [:]
+    /// Names whose inode reached the hard-link limit (hardlink mode).
+    var full: Set<PathBytes> = []
+    /// Test seam: a link count at which `link()` to an object inode counts as `EMLINK`, so the
+    /// overflow path can be tested without 65,000 links (ext4's limit). nil: the filesystem's own.
+    let linkLimit: Int?
+    /// Objects this store named that no catalog lists yet, and the process's other stores.
+    let pending: PendingObjects
+    var uncommitted: [ObjectName] = []
+    /// `end()` was called: the store is no longer open for `pending`.
+    var ended = false
     /// The applier's thread and its writer thread share the store: `placeExisting`, `adopt` and
     /// `storeEmpty` (and so every cache and counter here) run under this lock.
-    private let lock = NSLock()
+    let lock = NSLock()
 
     /// Objects newly named by this store instance.
-    public private(set) var objectsAdded = 0
+    public internal(set) var objectsAdded = 0
     /// Bytes of bodies newly stored.
-    public private(set) var bytesAdded: Int64 = 0
+    public internal(set) var bytesAdded: Int64 = 0
     /// Bodies that were already stored and were linked instead of written.
-    public private(set) var bodiesReused = 0
-    public private(set) var bytesReused: Int64 = 0
+    public internal(set) var bodiesReused = 0
+    public internal(set) var bytesReused: Int64 = 0
 
     /// Opens (creating if needed) `.objects` inside the repository whose root directory is `rootFd`.
-    public init(repositoryFd rootFd: Int32, mode: LinkMode, worldReadable: Bool = false) throws {
+    /// `pending` is shared by every store of the repository in this process (the repository's), so
+    /// that a failed build never removes an object another build is using.
+    public convenience init(repositoryFd rootFd: Int32, mode: LinkMode, worldReadable: Bool = false) throws {
+        try self.init(repositoryFd: rootFd, mode: mode, worldReadable: worldReadable, pending: PendingObjects())
+    }
+
+    package init(repositoryFd rootFd: Int32, mode: LinkMode, worldReadable: Bool = false, pending: PendingObjects,
+                 linkLimit: Int? = nil) throws {
         precondition(mode != .auto, "resolve .auto before opening the store")
         self.mode = mode
         self.worldReadable = worldReadable
+        self.pending = pending
+        precondition((linkLimit ?? 2) >= 2, "a link limit below 2 leaves no room for a tree file")
+        self.linkLimit = linkLimit
         let name = Array(".objects".utf8)
         if try Syscall.lstat(at: rootFd, name) == nil {
             do { try Syscall.mkdir(at: rootFd, name, mode: 0o755) } catch let e as ImgsyncError where e.errno == EEXIST {}
         }
         objectsFd = try Syscall.openDirectory(at: rootFd, name)
+        pending.storeStarted(self)
     }
 
     deinit {
+        if !ended { pending.storeEnded(self) }
         Syscall.close(objectsFd)
         for fd in subdirFds where fd >= 0 { Syscall.close(fd) }
         if tmpFd >= 0 { Syscall.close(tmpFd) }
     }
 
-    static func split(_ d: Digest) -> (dir: Int, rest: PathBytes) {
+    package static func split(_ d: Digest) -> (dir: Int, rest: PathBytes) {
         let hex = Array(d.hex.utf8)
         return (Int(d.bytes[0]), Array(hex[2...]))
     }
@@ -83,7 +117,7 @@ public final class ObjectStore {
         return ".objects/" + hex.prefix(2) + "/" + hex.dropFirst(2)
     }
 
-    private func subdir(_ i: Int) throws -> Int32 {
+    func subdir(_ i: Int) throws -> Int32 {
         if subdirFds[i] >= 0 { return subdirFds[i] }
         let hexDigits = Array("0123456789abcdef".utf8)
         let name: PathBytes = [hexDigits[i >> 4], hexDigits[i & 15]]
@@ -95,7 +129,7 @@ public final class ObjectStore {
         return fd
     }
 
-    private func tmpDir() throws -> Int32 {
+    func tmpDir() throws -> Int32 {
         if tmpFd >= 0 { return tmpFd }
         let name = Array("tmp".utf8)
         if try Syscall.lstat(at: objectsFd, name) == nil {
@@ -105,40 +139,15 @@ public final class ObjectStore {
         return tmpFd
     }
 
-    private func variantName(_ rest: PathBytes, _ mode: UInt32, _ sec: Int64, _ nsec: UInt32) -> PathBytes {
-        rest + Array(".\(String(mode, radix: 8)).\(sec).\(nsec)".utf8)
-    }
-
-    /// Finds an existing inode for (digest, on-disk mode, mtime) in hardlink mode, or the canonical
-    /// object in the other modes. Returns its directory fd and name.
-    private func lookup(_ d: Digest, mode: UInt32, sec: Int64, nsec: UInt32) throws -> (Int32, PathBytes)? {
+    /// With `lock` held, outside hardlink mode (ObjectStore+Shared.swift): the canonical object of
+    /// `d`, as its directory fd and name.
+    func lookupCanonical(_ d: Digest) throws -> (Int32, PathBytes)? {
         let (dir, rest) = ObjectStore.split(d)
         let dfd = try subdir(dir)
-        if let list = known[d] {
-            if self.mode != .hardlink { return (dfd, rest) }
-            if let v = list.first(where: { $0.mode == mode && $0.sec == sec && $0.nsec == nsec }) { return (dfd, v.name) }
-        }
-        if self.mode != .hardlink {
-            guard try Syscall.lstat(at: dfd, rest) != nil else { return nil }
-            known[d, default: []].append((0, 0, 0, rest))
-            return (dfd, rest)
-        }
-        for name in [rest, variantName(rest, mode, sec, nsec)] {
-            // A variant is only ever created beside an existing canonical object, so a missing
-            // canonical name ends the search (one failed lstat per new body instead of two).
-            guard let st = try Syscall.lstat(at: dfd, name) else {
-                if name == rest { return nil }
-                continue
-            }
-            let m = UInt32(st.st_mode) & 0o7777
-            let s = Int64(st.st_mtim.tv_sec)
-            let ns = UInt32(st.st_mtim.tv_nsec)
-            if !(known[d]?.contains(where: { $0.name == name }) ?? false) {
-                known[d, default: []].append((m, s, ns, name))
-            }
-            if m == mode && s == sec && ns == nsec { return (dfd, name) }
-        }
-        return nil
+        if known[d] != nil { return (dfd, rest) }
+        guard try Syscall.lstat(at: dfd, rest) != nil else { return nil }
+        known[d, default: [:]][rest] = Metadata(mode: 0, sec: 0, nsec: 0)
+        return (dfd, rest)
     }
 
     /// Places an already-stored body at `dirfd/name` (which must not exist) with the given metadata,
@@ -148,10 +157,11 @@ public final class ObjectStore {
         defer { lock.unlock() }
         switch self.mode {
         case .hardlink:
-            guard let (ofd, oname) = try lookup(d, mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec) else { return false }
-            try Syscall.link(from: ofd, oname, to: dirfd, name)
+            let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
+            guard try placeShared(d, size: size, want, dirfd: dirfd, name: name) else { return false }
         case .reflink, .copy:
-            guard let (ofd, oname) = try lookup(d, mode: 0, sec: 0, nsec: 0) else { return false }
+            guard let (ofd, oname) = try lookupCanonical(d) else { return false }
+            pending.noteUse(ObjectName(d, oname), by: self)
             let src = oname.withCString { openat(ofd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
             if src < 0 { throw Syscall.failure("open object", d.description) }
             defer { Syscall.close(src) }
@@ -179,29 +189,13 @@ public final class ObjectStore {
         let dfd = try subdir(dir)
         switch self.mode {
         case .hardlink:
-            let shared = UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable))
-            for target in [rest, variantName(rest, shared, sec, nsec)] {
-                let r = name.withCString { n in target.withCString { linkat(dirfd, n, dfd, $0, 0) } }
-                if r == 0 {
-                    known[d, default: []].append((shared, sec, nsec, target))
-                    if target == rest { objectsAdded += 1; bytesAdded += size }
-                    return
-                }
-                if errno != EEXIST { throw Syscall.failure("store object", d.description) }
-                // Taken: another writer stored the same body since this one looked. When that inode
-                // has this file's metadata, the file becomes a link to it (no duplicate inode).
-                if let (ofd, oname) = try lookup(d, mode: shared, sec: sec, nsec: nsec) {
-                    if name.withCString({ unlinkat(dirfd, $0, 0) }) != 0 { throw Syscall.failure("replace", name.escapedForDisplay) }
-                    try Syscall.link(from: ofd, oname, to: dirfd, name)
-                    bodiesReused += 1
-                    bytesReused += size
-                    return
-                }
-            }
-            // Both names exist already (written concurrently): the tree keeps its own equal copy.
+            let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
+            try adoptShared(d, size: size, want, dirfd: dirfd, name: name)
         case .reflink, .copy, .auto:
+            let object = ObjectName(d, rest)
             if try Syscall.lstat(at: dfd, rest) != nil {
-                known[d, default: []].append((0, 0, 0, rest))
+                pending.noteUse(object, by: self)
+                known[d, default: [:]][rest] = Metadata(mode: 0, sec: 0, nsec: 0)
                 // Stored since this file looked (another writer thread): in reflink mode, share the
                 // object's extents after all. (A copy-mode file keeps its own blocks anyway.)
                 if self.mode == .reflink {
@@ -217,30 +211,41 @@ public final class ObjectStore {
                 }
                 return
             }
-            let tdir = try tmpDir()
-            var tname: PathBytes = []
-            var out: Int32 = -1
-            for _ in 0..<8 {
-                tname = Array(TemporaryName.next().utf8)
-                out = tname.withCString { openat(tdir, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-                if out >= 0 || errno != EEXIST { break }
-            }
-            if out < 0 { throw Syscall.failure("create object", d.description) }
+            let (tname, out) = try createTemporary(d)
             var ok = false
             defer {
                 Syscall.close(out)
-                if !ok { _ = tname.withCString { unlinkat(tdir, $0, 0) } }
+                if !ok { _ = tname.withCString { unlinkat(tmpFd, $0, 0) } }
             }
             let r = self.mode == .reflink ? imgsync_ficlone(out, fd) : imgsync_copy_file(out, fd, size)
             if r != 0 { throw Syscall.failure("copy body into object", d.description) }
             try Syscall.chmod(fd: out, 0o444)
-            let rr = tname.withCString { t in rest.withCString { imgsync_rename_noreplace(tdir, t, dfd, $0) } }
-            if rr != 0 && errno != EEXIST { throw Syscall.failure("name object", d.description) }
+            let claimed = pending.willCreate(object, by: self)
+            let rr = tname.withCString { t in rest.withCString { imgsync_rename_noreplace(tmpFd, t, dfd, $0) } }
+            let e = errno
+            if rr != 0 && claimed { pending.forget([object], by: self) }
+            if rr != 0 && e != EEXIST { throw Syscall.failure("name object", d.description, e) }
             ok = rr == 0
-            if !ok { _ = tname.withCString { unlinkat(tdir, $0, 0) }; ok = true }
-            else { objectsAdded += 1; bytesAdded += size }
-            known[d, default: []].append((0, 0, 0, rest))
+            if !ok { _ = tname.withCString { unlinkat(tmpFd, $0, 0) }; ok = true }
+            else {
+                objectsAdded += 1
+                bytesAdded += size
+                if claimed { uncommitted.append(object) }
+            }
+            known[d, default: [:]][rest] = Metadata(mode: 0, sec: 0, nsec: 0)
         }
+    }
+
+    /// A new empty file in `.objects/tmp`, open for writing (named by `TemporaryName`).
+    func createTemporary(_ d: Digest) throws -> (PathBytes, Int32) {
+        let tdir = try tmpDir()
+        for _ in 0..<8 {
+            let tname = Array(TemporaryName.next().utf8)
+            let out = tname.withCString { openat(tdir, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            if out >= 0 { return (tname, out) }
+            if errno != EEXIST { break }
+        }
+        throw Syscall.failure("create object", d.description)
     }
 
     /// Makes sure the empty body's object exists (tree files of size 0 are never linked to it).
@@ -255,7 +260,7 @@ public final class ObjectStore {
             let fd = rest.withCString { openat(dfd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o444) }
             if fd >= 0 { Syscall.close(fd); objectsAdded += 1 } else if errno != EEXIST { throw Syscall.failure("store object", d.description) }
         }
-        known[d, default: []].append((0o444, 0, 0, rest))
+        known[d, default: [:]][rest] = Metadata(mode: 0o444, sec: 0, nsec: 0)
     }
 
     /// Tests whether reflinks work between two files in the store's filesystem.

@@ -64,7 +64,8 @@ extension RegistryClient {
             let declared = Platform(os: os, architecture: arch, variant: config.variant)
             if !acceptAnyPlatform && !declared.serves(platform) {
                 throw ImgsyncError(.noMatchingPlatform, "\(reference) is a single-platform image for \(declared), not \(platform); "
-                    + "give its list line `--platform \(declared)` (or `--platform any` to take whatever platform it has)")
+                    + "give it --platform \(declared) (on its list line, or to the command), or --platform any on its list line "
+                    + "to take whatever platform it has")
             }
             chosenPlatform = declared
         }

@@ -1,4 +1,5 @@
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 
 /// The Apptainer/Singularity metadata every published tree gets (docs/design.md §2, checklist in

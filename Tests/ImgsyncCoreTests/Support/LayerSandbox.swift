@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -14,8 +15,15 @@ final class LayerSandbox {
     let repository: Repository
     private let sentinelBefore: [String: String]
 
-    init() throws {
-        base = NSTemporaryDirectory() + "imgsync-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    /// The filesystem the sandbox lives on, when the test mounted one for it.
+    private let filesystem: ScratchFilesystem?
+
+    /// `filesystem`: put the sandbox there (a tmpfs for tests that create thousands of
+    /// directories, which ext4 makes slow right after a large tree was deleted) instead of in
+    /// the temporary directory.
+    init(on filesystem: ScratchFilesystem? = nil) throws {
+        self.filesystem = filesystem
+        base = (filesystem?.path ?? NSTemporaryDirectory()) + "/imgsync-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         root = base + "/root"
         try FileManager.default.createDirectory(atPath: base + "/victim", withIntermediateDirectories: true)
         try Data("hello".utf8).write(to: URL(fileURLWithPath: base + "/victim/hello"))
@@ -63,9 +71,10 @@ final class LayerSandbox {
 
     /// Applies the layers (plain tar bytes unless `compression` says otherwise) and publishes them.
     @discardableResult
+    /// `objectLinkLimit`: the object store's test seam for the hard-link limit.
     func apply(_ layers: [[UInt8]], compression: LayerCompression = .none, link: LinkMode = .hardlink,
-               name: String = "test/image:1", limits: LayerLimits = LayerLimits()) throws -> Result {
-        let builder = try ImageBuilder(repository: repository, linkMode: link, limits: limits)
+               name: String = "test/image:1", limits: LayerLimits = LayerLimits(), objectLinkLimit: Int? = nil) throws -> Result {
+        let builder = try ImageBuilder(repository: repository, linkMode: link, limits: limits, objectLinkLimit: objectLinkLimit)
         for (i, layer) in layers.enumerated() {
             try builder.apply(LayerInput(source: BytesSource(layer, maxRead: 4096), name: "L\(i + 1)",
                                          expect: LayerExpectations(compression: compression)))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import Testing
 @testable import ImgsyncCommands
 @testable import ImgsyncRegistry

@@ -1,5 +1,6 @@
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 import ImgsyncTestSupport
 import Logging

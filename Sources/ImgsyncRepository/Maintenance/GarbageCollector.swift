@@ -132,7 +132,7 @@ public struct GarbageCollector {
         // Temporary names of atomic writes (`<name>.tmp-<pid>`) that a killed writer left behind;
         // only old ones, in case a writer in this process is between write and rename.
         for dir in [".imgsync", ".imgsync/images", ".imgsync/catalogs/images", ".imgsync/catalogs/chains"] {
-            for name in repository.directoryNames(repository.root + "/" + dir) where name.contains(".tmp-") {
+            for name in repository.directoryNames(dir) where name.contains(".tmp-") {
                 let rel = dir + "/" + name
                 guard let mtime = modificationTime(repository.root + "/" + rel), mtime.addingTimeInterval(grace) <= now else { continue }
                 guard take(&budget, &report) else { break }
@@ -229,20 +229,23 @@ public struct GarbageCollector {
     }
 
     /// Moves the tree out of `.images/` in one rename (so it is never seen half deleted there), then
-    /// removes it. Returns the apparent bytes of inodes whose last link went.
+    /// removes it (`TreeRemover`: any names, any depth). Returns the apparent bytes of inodes whose
+    /// last link went. What cannot be removed stays in staging, where the next GC or `cleanStaging`
+    /// tries again; the error says what stayed and why.
     private func deleteTree(_ id: Digest) throws -> Int64 {
-        let path = repository.imagePath(id)
-        let doomed = repository.root + "/.imgsync/staging/gc-" + id.hex
-        Repository.removeTree(doomed)
-        if rename(path, doomed) != 0 { throw Syscall.failure("move aside", path) }
-        let bytes = (try? DiskTree.walk(doomed))?.values.reduce(Int64(0)) { sum, e in
-            sum + (e.type == .regular && e.links == 1 ? e.size : 0)
-        } ?? 0
-        Repository.removeTree(doomed)
-        var st = stat()
-        if lstat(doomed, &st) == 0 { throw ImgsyncError(.io, "\(doomed) could not be removed completely") }
-        let shard = (path as NSString).deletingLastPathComponent
-        rmdir(shard)
-        return bytes
+        let (shard, rest) = Repository.shardName(id)
+        let staging = try repository.makeDirectory(".imgsync/staging")
+        guard let images = try repository.openDirectory(".images") else { return 0 }
+        let shardFd = try OwnedDescriptor.directory(at: images.rawValue, shard)
+        let doomed = Array("gc-\(id.hex)".utf8)
+        try TreeRemover.remove(doomed, in: staging.rawValue)
+        do {
+            try Syscall.rename(at: shardFd.rawValue, rest, to: staging.rawValue, doomed)
+        } catch let e as ImgsyncError {
+            throw ImgsyncError(.io, "cannot move \(repository.imagePath(id)) aside: \(e.errno.map(Syscall.errorString) ?? e.message)", errno: e.errno, cause: e)
+        }
+        let removed = try TreeRemover.remove(doomed, in: staging.rawValue)
+        _ = shard.withCString { unlinkat(images.rawValue, $0, AT_REMOVEDIR) }
+        return removed.bytesFreed
     }
 }

@@ -3,12 +3,28 @@ import Glibc
 #endif
 import Foundation
 
+/// Options of the command taking the lock that its error messages may suggest (a hint names only
+/// options the command has).
+public struct LockAdvice: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// `--wait`: wait for the lock.
+    public static let wait = LockAdvice(rawValue: 1)
+    /// `--lock-file`: a lock file outside a read-only root.
+    public static let lockFile = LockAdvice(rawValue: 2)
+    /// `--before-change`: a hook that makes the root writable.
+    public static let beforeChange = LockAdvice(rawValue: 4)
+    public static let all: LockAdvice = [.wait, .lockFile, .beforeChange]
+}
+
 /// A publishing root: `<org>/<image>:<tag>` symlinks, `.images/` trees, `.objects/` bodies and
 /// `.imgsync/` state (docs/design.md §2).
 public final class Repository {
     public let root: String
-    let rootFd: Int32
+    package let rootFd: Int32
     private var lockFd: Int32 = -1
+    /// Objects that builds in this process named and no catalog lists yet (shared by their stores).
+    package let pendingObjects = PendingObjects()
 
     /// The directories every repository has (created by `createLayout`).
     static let layout = [".objects", ".images", ".imgsync", ".imgsync/staging", ".imgsync/catalogs",
@@ -75,7 +91,8 @@ public final class Repository {
 
     /// Takes the repository lock: flock on `path`, else on `$IMGSYNC_LOCK_FILE`, else on
     /// `<root>/.imgsync/lock`. Without `wait`, a held lock is an error naming the holder's pid.
-    public func lock(wait: Bool = false, at path: String? = nil) throws {
+    /// `advice` lists the options of the calling command that its error messages may suggest.
+    public func lock(wait: Bool = false, at path: String? = nil, advice: LockAdvice = .all) throws {
         if lockFd >= 0 { return }
         let path = path ?? ProcessInfo.processInfo.environment["IMGSYNC_LOCK_FILE"].flatMap { $0.isEmpty ? nil : $0 }
             ?? root + "/.imgsync/lock"
@@ -83,12 +100,15 @@ public final class Repository {
         do {
             fd = try Syscall.openPath(path, flags: O_RDWR | O_CREAT, mode: 0o644)
         } catch let e as ImgsyncError where e.errno == EROFS || (e.errno == ENOENT && access(root, W_OK) != 0) {
-            throw ImgsyncError(.config, "cannot create the lock file \(path): the file system is read-only; for a root that is read-only outside a transaction (CVMFS), pass --lock-file with a path outside it and open the transaction with --before-change", errno: EROFS)
+            let hint = advice.isSuperset(of: [.lockFile, .beforeChange])
+                ? "for a root that is read-only outside a transaction (CVMFS), pass --lock-file with a path outside it and open the transaction with --before-change"
+                : "run this command while the root is writable (inside the CVMFS transaction)"
+            throw ImgsyncError(.config, "cannot create the lock file \(path): the file system is read-only; \(hint)", errno: EROFS)
         }
         if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             Syscall.close(fd)
-            throw ImgsyncError(.busy, "repository \(root) is locked by another imgsync process (pid \(holder)); retry later or pass --wait")
+            throw ImgsyncError(.busy, "repository \(root) is locked by another imgsync process (pid \(holder)); retry later\(advice.contains(.wait) ? " or pass --wait" : "")")
         }
         _ = ftruncate(fd, 0)
         let pid = Array("\(getpid())\n".utf8)
@@ -99,38 +119,83 @@ public final class Repository {
         if access(root, W_OK) == 0 { cleanStaging() }
     }
 
-    public func cleanStaging() {
-        let staging = root + "/.imgsync/staging"
-        guard let items = try? FileManager.default.contentsOfDirectory(atPath: staging) else { return }
-        for item in items { Repository.removeTree(staging + "/" + item) }
-        let tmp = root + "/.objects/tmp"
-        if let items = try? FileManager.default.contentsOfDirectory(atPath: tmp) {
-            for item in items { unlink(tmp + "/" + item) }
+    /// Removes what dead processes left (the caller holds the lock): staging trees (failed builds,
+    /// trees GC or a rebuild moved aside), object temporaries, temporary catalogs, records and
+    /// state, temporary name links. Returns what could not be removed (one line each).
+    @discardableResult
+    public func cleanStaging() -> [String] {
+        var problems: [String] = []
+        for dir in [".imgsync/staging", ".objects/tmp"] {
+            do {
+                guard let fd = try openDirectory(dir) else { continue }
+                for name in try DirectoryListing.names(of: fd.rawValue) {
+                    do {
+                        try TreeRemover.remove(name, in: fd.rawValue)
+                    } catch {
+                        problems.append("cannot remove \(dir)/\(name.escapedForDisplay(limit: 200)): \(error)")
+                    }
+                }
+            } catch {
+                problems.append("cannot clean \(dir): \(error)")
+            }
         }
         // Temporary files of `writeAtomically` (catalogs, image records, state) a dead process left.
+        let marker = Array(".tmp-".utf8)
         for dir in [".imgsync", ".imgsync/catalogs/chains", ".imgsync/catalogs/images", ".imgsync/images"] {
-            guard let items = try? FileManager.default.contentsOfDirectory(atPath: root + "/" + dir) else { continue }
-            for item in items where item.contains(".tmp-") { unlink(root + "/" + dir + "/" + item) }
+            guard let fd = try? openDirectory(dir), let names = try? DirectoryListing.names(of: fd.rawValue) else { continue }
+            for name in names where name.contains(marker) {
+                _ = name.withCString { unlinkat(fd.rawValue, $0, 0) }
+            }
         }
         // Temporary symlinks of `link` that were never renamed over a name.
-        forEachNameEntry { path, name, _ in
-            if (name.split(separator: "/").last ?? "").hasPrefix(".imgsync-link-") { unlink(path) }
+        let linkPrefix = Array(".imgsync-link-".utf8)
+        forEachNameEntry { entry, _ in
+            if entry.name.starts(with: linkPrefix) { _ = entry.name.withCString { unlinkat(entry.parentFd, $0, 0) } }
+        }
+        return problems
+    }
+
+    /// Opens a directory of the repository by its path relative to the root (`.imgsync/staging`);
+    /// nil when it does not exist.
+    package func openDirectory(_ relative: String) throws -> OwnedDescriptor? {
+        do {
+            return try OwnedDescriptor.directory(at: rootFd, path: relative)
+        } catch let e as ImgsyncError where e.errno == ENOENT {
+            return nil
         }
     }
 
-    /// Removes a directory tree, first making directories writable (trees hold 0555 and 0000 dirs).
-    static func removeTree(_ path: String) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            chmod(path, 0o700)
-            if let items = try? FileManager.default.contentsOfDirectory(atPath: path) {
-                for item in items { removeTree(path + "/" + item) }
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
+    /// `openDirectory`, creating the directory (mode 0755, or 0700 for `.imgsync/staging`) when missing.
+    package func makeDirectory(_ relative: String) throws -> OwnedDescriptor {
+        if let fd = try openDirectory(relative) { return fd }
+        do {
+            try Syscall.makeDirectory(at: rootFd, Array(relative.utf8), mode: 0o755)
+        } catch let e as ImgsyncError {
+            throw ImgsyncError(.io, "cannot create \(root)/\(relative): \(e.errno.map(Syscall.errorString) ?? e.message)", errno: e.errno, cause: e)
         }
+        return try OwnedDescriptor.directory(at: rootFd, path: relative)
+    }
+
+    /// Removes a directory tree given by path (`TreeRemover`: byte names, any depth, read-only and
+    /// unreadable directories); whether it is gone.
+    @discardableResult
+    package static func removeTree(_ path: String) -> Bool {
+        (try? removeTreeChecked(path)) != nil
+    }
+
+    /// `removeTree`, throwing what could not be removed.
+    package static func removeTreeChecked(_ path: String) throws {
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        let slash = trimmed.lastIndex(of: "/")
+        let parent = slash.map { $0 == trimmed.startIndex ? "/" : String(trimmed[..<$0]) } ?? "."
+        let name = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
+        let fd: OwnedDescriptor
+        do {
+            fd = try OwnedDescriptor.directory(atPath: parent)
+        } catch let e as ImgsyncError where e.errno == ENOENT {
+            return
+        }
+        try TreeRemover.remove(Array(name.utf8), in: fd.rawValue)
     }
 
     /// The link mode to use for `requested` in this repository's filesystem.
@@ -148,21 +213,37 @@ public final class Repository {
     public func imageCatalogPath(_ imageID: Digest) -> String { root + "/.imgsync/catalogs/images/" + imageID.hex }
     public func imagePath(_ imageID: Digest) -> String { root + "/.images/" + Repository.shard(imageID) }
 
-    /// Writes a file atomically and durably: temp name, fsync, rename.
-    func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    /// The image's tree, open (nil when there is none).
+    package func openTree(_ imageID: Digest) throws -> OwnedDescriptor? {
+        try openDirectory(".images/" + Repository.shard(imageID))
+    }
+
+    /// Writes a file atomically and durably: temp name, fsync, rename. A failure names `what` the
+    /// file is (e.g. "the image catalog of org/app:1") and its path, and keeps the system call's
+    /// error as the cause.
+    func writeAtomically(_ path: String, _ bytes: [UInt8], what: String) throws {
         // Unique per call: builds running concurrently in one process may write the same chain catalog.
         let tmp = path + "." + TemporaryName.next(prefix: "tmp-")
-        let fd = try Syscall.openPath(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         do {
-            try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
-            if fsync(fd) != 0 { throw Syscall.failure("fsync", tmp) }
-        } catch {
+            let fd = try Syscall.openPath(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            do {
+                try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
+                if fsync(fd) != 0 { throw Syscall.failure("fsync", tmp) }
+            } catch {
+                Syscall.close(fd)
+                unlink(tmp)
+                throw error
+            }
             Syscall.close(fd)
-            unlink(tmp)
-            throw error
+            if rename(tmp, path) != 0 {
+                let e = Syscall.failure("rename", tmp)
+                unlink(tmp)
+                throw e
+            }
+        } catch let e as ImgsyncError {
+            let reason = e.errno.map(Syscall.errorString) ?? e.message
+            throw ImgsyncError(.io, "cannot write \(what) (\(path)): \(reason)", errno: e.errno, cause: e)
         }
-        Syscall.close(fd)
-        if rename(tmp, path) != 0 { throw Syscall.failure("rename", tmp) }
     }
 
     public func readCatalog(chain: Digest) throws -> [CatalogEntry]? {

@@ -28,53 +28,87 @@ public struct PublishedImage: Sendable {
 }
 
 /// Builds one image's tree in `.imgsync/staging/`, layer by layer, writing the chain catalog after
-/// each layer, then publishes it atomically. Anything that fails leaves no visible trace.
+/// each layer, then publishes it atomically. Anything that fails leaves no visible trace: a builder
+/// that goes without publishing removes its staging directory (`TreeRemover`, whatever the names)
+/// and the objects it stored that no catalog lists and no other build uses.
 public final class ImageBuilder {
     public let repository: Repository
     public let linkMode: LinkMode
     public let worldReadable: Bool
     let limits: LayerLimits
     let gzipEngine: GzipEngine
-    let stagingPath: String
-    let treeFd: Int32
-    let auxFd: Int32
+    /// `.imgsync/staging`, and this build's directory in it (`build-…`, holding `tree` and `aux`).
+    let stagingFd: OwnedDescriptor
+    let buildName: PathBytes
+    let buildFd: OwnedDescriptor
+    let treeFd: OwnedDescriptor
+    let auxFd: OwnedDescriptor
     let store: ObjectStore
     let applier: LayerApplier
     public private(set) var diffIDs: [Digest] = []
     public private(set) var layerDigests: [LayerDigests] = []
     private var imageBytes: Int64 = 0
-    private var done = false
+    var done = false
     /// Paths of the published tree that users other than the owner cannot read on disk (a CVMFS
     /// client hides them from everyone but root); set by `publish`.
     public private(set) var unreadableByOthers = 0
+    /// What messages call the image being built (e.g. its published name); errors writing its
+    /// catalogs name it.
+    public var imageName: String?
 
     /// `worldReadable`: tree files and directories a+rX on disk (docs/design.md §2). A repository is one or
     /// the other: a builder whose setting differs from the existing trees' is refused.
-    public init(repository: Repository, linkMode: LinkMode = .auto, worldReadable: Bool = false,
-                limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal) throws {
+    public convenience init(repository: Repository, linkMode: LinkMode = .auto, worldReadable: Bool = false,
+                            limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal) throws {
+        try self.init(repository: repository, linkMode: linkMode, worldReadable: worldReadable, limits: limits, gzipEngine: gzipEngine,
+                      objectLinkLimit: nil)
+    }
+
+    /// `objectLinkLimit` is a test seam: the link count at which the object store treats an object
+    /// inode as full (`EMLINK`), instead of the filesystem's limit.
+    package init(repository: Repository, linkMode: LinkMode = .auto, worldReadable: Bool = false,
+                 limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal, objectLinkLimit: Int?) throws {
         try repository.checkWorldReadable(worldReadable)
         self.repository = repository
         self.linkMode = repository.resolve(linkMode)
         self.worldReadable = worldReadable
         self.limits = limits
         self.gzipEngine = gzipEngine
-        let staging = repository.root + "/.imgsync/staging/" + TemporaryName.next(prefix: "build-")
-        stagingPath = staging
-        if mkdir(staging, 0o700) != 0 { throw Syscall.failure("create", staging) }
-        for d in ["tree", "aux"] where mkdir(staging + "/" + d, 0o700) != 0 {
-            throw Syscall.failure("create", staging + "/" + d)
+        stagingFd = try repository.makeDirectory(".imgsync/staging")
+        buildName = Array(TemporaryName.next(prefix: "build-").utf8)
+        do {
+            try Syscall.mkdir(at: stagingFd.rawValue, buildName, mode: 0o700)
+        } catch let e as ImgsyncError {
+            throw ImgsyncError(.io, "cannot create a staging directory in \(repository.root)/.imgsync/staging: \(e.errno.map(Syscall.errorString) ?? e.message)",
+                               errno: e.errno, cause: e)
         }
-        treeFd = try Syscall.openPath(staging + "/tree", flags: O_RDONLY | O_DIRECTORY)
-        auxFd = try Syscall.openPath(staging + "/aux", flags: O_RDONLY | O_DIRECTORY)
-        store = try ObjectStore(repositoryFd: repository.rootFd, mode: self.linkMode, worldReadable: worldReadable)
-        applier = LayerApplier(rootFd: treeFd, auxiliaryFd: auxFd, store: store, limits: limits)
+        do {
+            buildFd = try OwnedDescriptor.directory(at: stagingFd.rawValue, buildName)
+            for d in ["tree", "aux"] { try Syscall.mkdir(at: buildFd.rawValue, Array(d.utf8), mode: 0o700) }
+            treeFd = try OwnedDescriptor.directory(at: buildFd.rawValue, Array("tree".utf8))
+            auxFd = try OwnedDescriptor.directory(at: buildFd.rawValue, Array("aux".utf8))
+            store = try ObjectStore(repositoryFd: repository.rootFd, mode: self.linkMode, worldReadable: worldReadable,
+                                    pending: repository.pendingObjects, linkLimit: objectLinkLimit)
+        } catch {
+            _ = try? TreeRemover.remove(buildName, in: stagingFd.rawValue)
+            throw error
+        }
+        applier = LayerApplier(rootFd: treeFd.rawValue, auxiliaryFd: auxFd.rawValue, store: store, limits: limits)
     }
 
     deinit {
-        Syscall.close(treeFd)
-        Syscall.close(auxFd)
-        if !done { Repository.removeTree(stagingPath) }
+        if !done {
+            // The tree's links go first: an object is taken back only when nothing links to it.
+            // (What cannot be removed here stays in staging for the next `cleanStaging`, which reports it.)
+            _ = try? TreeRemover.remove(buildName, in: stagingFd.rawValue)
+            store.abandonCreatedObjects()
+        }
+        // Now, not when the writer threads let go of the store.
+        store.end()
     }
+
+    /// How messages name the image being built.
+    var label: String { imageName ?? "the image being built" }
 
     public var warnings: [String] { applier.warnings }
     public var objectsAdded: Int { store.objectsAdded }
@@ -85,7 +119,7 @@ public final class ImageBuilder {
     /// Starts from a known chain's catalog (links and mkdirs only) instead of applying its layers.
     public func start(from catalog: [CatalogEntry], diffIDs: [Digest]) throws {
         precondition(self.diffIDs.isEmpty, "start(from:) must come before any layer")
-        try applier.load(catalog)
+        try applier.load(catalog: catalog)
         self.diffIDs = diffIDs
     }
 
@@ -115,9 +149,12 @@ public final class ImageBuilder {
         layerDigests.append(digests)
         let chain = ChainID.chain(diffIDs).last!
         let path = repository.chainCatalogPath(chain)
-        if !FileManager.default.fileExists(atPath: path) {
-            try repository.writeAtomically(path, CatalogCodec.encode(applier.snapshot()))
+        if access(path, F_OK) != 0 {
+            try repository.writeAtomically(path, CatalogCodec.encode(applier.snapshot()),
+                                           what: "the chain catalog after layer \(layer.name) of \(label)")
         }
+        // A catalog lists this layer's bodies now: they stay even if a later layer fails.
+        store.commitCreatedObjects()
         return digests
     }
 
@@ -141,13 +178,13 @@ public final class ImageBuilder {
     /// files that must not replace what the image has. `path + "/."` asks whether `path` leads to
     /// a directory, following a symlink there too.
     public func existingType(_ path: String) -> CatalogEntryType? {
-        applier.lookupType(PathBytes(path.utf8))
+        applier.type(at: PathBytes(path.utf8))
     }
 
     /// The target of the symlink at `path` in the tree being built (earlier components resolved
     /// as in `existingType`), or nil when `path` is not a symlink.
     public func existingLinkTarget(_ path: String) -> [UInt8]? {
-        applier.lookupLinkTarget(PathBytes(path.utf8))
+        applier.linkTarget(at: PathBytes(path.utf8))
     }
 
     /// The image id when no config digest is known: the ChainID of all layers.
@@ -167,21 +204,34 @@ public final class ImageBuilder {
         }
         unreadableByOthers = RepositoryStats.unreadableByOthers(onDisk)
         let imagePath = repository.imagePath(id)
+        let (shard, rest) = Repository.shardName(id)
+        let images = try repository.makeDirectory(".images")
+        let image = "\(name) (\(id))"
         var reused = false
-        if FileManager.default.fileExists(atPath: imagePath) {
+        if try Syscall.lstat(at: images.rawValue, shard + [0x2F] + rest) != nil {
             reused = true
         } else {
-            try repository.writeAtomically(repository.imageCatalogPath(id), CatalogCodec.encode(catalog))
+            try repository.writeAtomically(repository.imageCatalogPath(id), CatalogCodec.encode(catalog), what: "the image catalog of \(image)")
             let bytes = catalog.reduce(Int64(0)) { $0 + ($1.type == .regular ? $1.size : 0) }
             try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: catalog.count, bytes: bytes, linkMode: linkMode,
-                                                             worldReadable: worldReadable))
-            let shardDir = (imagePath as NSString).deletingLastPathComponent
-            if mkdir(shardDir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", shardDir) }
-            if rename(stagingPath + "/tree", imagePath) != 0 { throw Syscall.failure("publish tree", imagePath) }
+                                                        worldReadable: worldReadable), image: image)
+            try Syscall.makeDirectory(at: images.rawValue, shard, mode: 0o755)
+            let shardFd = try OwnedDescriptor.directory(at: images.rawValue, shard)
+            do {
+                try Syscall.rename(at: buildFd.rawValue, Array("tree".utf8), to: shardFd.rawValue, rest, replace: false)
+            } catch let e as ImgsyncError {
+                throw ImgsyncError(.io, "cannot publish the tree of \(image) as \(imagePath): \(e.errno.map(Syscall.errorString) ?? e.message)",
+                                   errno: e.errno, cause: e)
+            }
         }
+        // The image catalog lists every body of the tree.
+        store.commitCreatedObjects()
         try repository.link(name, to: id)
         done = true
-        Repository.removeTree(stagingPath)
+        store.end()
+        // The tree is published; what stays of staging (aux, and the tree when it was reused) goes
+        // now, or with the next `cleanStaging`.
+        _ = try? TreeRemover.remove(buildName, in: stagingFd.rawValue)
         return PublishedImage(name: name, imageID: id, treePath: imagePath, entries: catalog.count, reused: reused)
     }
 
@@ -190,6 +240,12 @@ public final class ImageBuilder {
 }
 
 extension Repository {
+    /// The shard directory name and the tree's name in it, as bytes: `ab`, `cdef…`.
+    package static func shardName(_ d: Digest) -> (shard: PathBytes, rest: PathBytes) {
+        let hex = Array(d.hex.utf8)
+        return (Array(hex[0..<2]), Array(hex[2...]))
+    }
+
     /// Points `name` at the image tree: a relative symlink created under a temporary name and
     /// renamed over the old one, so readers see either the old or the new tree, never neither.
     public func link(_ name: PublishedName, to imageID: Digest) throws {

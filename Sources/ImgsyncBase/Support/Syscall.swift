@@ -6,19 +6,19 @@ import Musl
 
 /// Thin wrappers over the fd-relative system calls the layer engine uses. Each failure becomes an
 /// `ImgsyncError(.io)` carrying errno and the operation, so callers can add the layer and entry.
-enum Syscall {
-    static func errorString(_ e: Int32) -> String {
+package enum Syscall {
+    package static func errorString(_ e: Int32) -> String {
         guard let p = strerror(e) else { return "errno \(e)" }
         return String(cString: p)
     }
 
-    static func failure(_ op: String, _ what: String, _ e: Int32 = errno) -> ImgsyncError {
+    package static func failure(_ op: String, _ what: String, _ e: Int32 = errno) -> ImgsyncError {
         ImgsyncError(.io, "\(op) \(what): \(errorString(e))", errno: e)
     }
 
     /// Retries a call interrupted by a signal.
     @inline(__always)
-    static func retrying(_ body: () -> Int32) -> Int32 {
+    package static func retrying(_ body: () -> Int32) -> Int32 {
         while true {
             let r = body()
             if r == -1 && errno == EINTR { continue }
@@ -26,55 +26,55 @@ enum Syscall {
         }
     }
 
-    static func openDirectory(at dirfd: Int32, _ name: PathBytes) throws -> Int32 {
+    package static func openDirectory(at dirfd: Int32, _ name: PathBytes) throws -> Int32 {
         let fd = name.withCString { p in retrying { openat(dirfd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } }
         if fd < 0 { throw failure("open directory", name.escapedForDisplay) }
         return fd
     }
 
-    static func openPath(_ path: String, flags: Int32, mode: mode_t = 0) throws -> Int32 {
+    package static func openPath(_ path: String, flags: Int32, mode: mode_t = 0) throws -> Int32 {
         let fd = retrying { open(path, flags | O_CLOEXEC, mode) }
         if fd < 0 { throw failure("open", path) }
         return fd
     }
 
-    static func mkdir(at dirfd: Int32, _ name: PathBytes, mode: mode_t = 0o700) throws {
+    package static func mkdir(at dirfd: Int32, _ name: PathBytes, mode: mode_t = 0o700) throws {
         let r = name.withCString { mkdirat(dirfd, $0, mode) }
         if r != 0 { throw failure("mkdir", name.escapedForDisplay) }
     }
 
-    static func unlink(at dirfd: Int32, _ name: PathBytes, directory: Bool = false) throws {
+    package static func unlink(at dirfd: Int32, _ name: PathBytes, directory: Bool = false) throws {
         let r = name.withCString { unlinkat(dirfd, $0, directory ? AT_REMOVEDIR : 0) }
         if r != 0 { throw failure("remove", name.escapedForDisplay) }
     }
 
-    static func symlink(_ target: PathBytes, at dirfd: Int32, _ name: PathBytes) throws {
+    package static func symlink(_ target: PathBytes, at dirfd: Int32, _ name: PathBytes) throws {
         let r = target.withCString { t in name.withCString { symlinkat(t, dirfd, $0) } }
         if r != 0 { throw failure("symlink", name.escapedForDisplay) }
     }
 
     /// Hard-links without following a final symlink (links the link itself).
-    static func link(from srcdir: Int32, _ src: PathBytes, to dstdir: Int32, _ dst: PathBytes) throws {
+    package static func link(from srcdir: Int32, _ src: PathBytes, to dstdir: Int32, _ dst: PathBytes) throws {
         let r = src.withCString { s in dst.withCString { linkat(srcdir, s, dstdir, $0, 0) } }
         if r != 0 { throw failure("link", "\(dst.escapedForDisplay) to \(src.escapedForDisplay)") }
     }
 
-    static func setTimes(at dirfd: Int32, _ name: PathBytes, sec: Int64, nsec: UInt32, follow: Bool = false) throws {
+    package static func setTimes(at dirfd: Int32, _ name: PathBytes, sec: Int64, nsec: UInt32, follow: Bool = false) throws {
         var ts = [timespec(tv_sec: Int(sec), tv_nsec: Int(nsec)), timespec(tv_sec: Int(sec), tv_nsec: Int(nsec))]
         let r = name.withCString { utimensat(dirfd, $0, &ts, follow ? 0 : AT_SYMLINK_NOFOLLOW) }
         if r != 0 { throw failure("set times of", name.escapedForDisplay) }
     }
 
-    static func setTimes(fd: Int32, sec: Int64, nsec: UInt32) throws {
+    package static func setTimes(fd: Int32, sec: Int64, nsec: UInt32) throws {
         var ts = [timespec(tv_sec: Int(sec), tv_nsec: Int(nsec)), timespec(tv_sec: Int(sec), tv_nsec: Int(nsec))]
         if futimens(fd, &ts) != 0 { throw failure("set times of", "fd \(fd)") }
     }
 
-    static func chmod(fd: Int32, _ mode: mode_t) throws {
+    package static func chmod(fd: Int32, _ mode: mode_t) throws {
         if fchmod(fd, mode) != 0 { throw failure("chmod", "fd \(fd)") }
     }
 
-    static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer) throws {
+    package static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer) throws {
         var off = 0
         while off < buf.count {
             let n = write(fd, buf.baseAddress! + off, buf.count - off)
@@ -86,12 +86,12 @@ enum Syscall {
         }
     }
 
-    static func close(_ fd: Int32) {
+    package static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }
 
     /// fstatat without following a final symlink; nil when the name does not exist.
-    static func lstat(at dirfd: Int32, _ name: PathBytes) throws -> stat? {
+    package static func lstat(at dirfd: Int32, _ name: PathBytes) throws -> stat? {
         var st = stat()
         let r = name.withCString { fstatat(dirfd, $0, &st, AT_SYMLINK_NOFOLLOW) }
         if r != 0 {
@@ -101,7 +101,7 @@ enum Syscall {
         return st
     }
 
-    static func rename(at olddir: Int32, _ old: PathBytes, to newdir: Int32, _ new: PathBytes) throws {
+    package static func rename(at olddir: Int32, _ old: PathBytes, to newdir: Int32, _ new: PathBytes) throws {
         let r = old.withCString { o in new.withCString { renameat(olddir, o, newdir, $0) } }
         if r != 0 { throw failure("rename", "\(old.escapedForDisplay) to \(new.escapedForDisplay)") }
     }
@@ -110,7 +110,7 @@ enum Syscall {
 extension Array where Element == UInt8 {
     /// Calls `body` with a NUL-terminated copy of the bytes.
     @inline(__always)
-    func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+    package func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
         try withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buf in
             withUnsafeBytes { src in
                 if let base = src.baseAddress, count > 0 {

@@ -85,13 +85,25 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
     public var entry: String?
     /// errno of the failed system call, when there was one.
     public var errno: Int32?
+    /// The lower-level error this one explains (a system call's failure under "cannot write the
+    /// catalog of …"); its text is already part of `message`.
+    public var cause: (any Error & Sendable)?
 
-    public init(_ code: Code, _ message: String, layer: String? = nil, entry: String? = nil, errno: Int32? = nil) {
+    public init(_ code: Code, _ message: String, layer: String? = nil, entry: String? = nil, errno: Int32? = nil,
+                cause: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
         self.layer = layer
         self.entry = entry
-        self.errno = errno
+        self.errno = errno ?? (cause as? ImgsyncError)?.errno
+        self.cause = cause
+    }
+
+    /// An error of `code` saying what was being done (`context`) and why it failed: the cause's
+    /// own message (without its code), errno and the cause itself are kept.
+    public init(_ code: Code, _ context: String, because cause: any Error & Sendable) {
+        let reason = (cause as? ImgsyncError)?.message ?? "\(cause)"
+        self.init(code, "\(context): \(reason)", cause: cause)
     }
 
     public var description: String {

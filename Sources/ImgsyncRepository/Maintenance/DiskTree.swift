@@ -41,52 +41,36 @@ struct DiskEntry {
     }
 }
 
-/// Walks a tree on disk with fd-relative, no-follow calls, so a symlink where a directory should be
-/// is reported as a symlink and never followed out of the tree.
+/// A tree on disk as a map of its paths (`TreeWalker`: fd-relative, no symlink followed, names as
+/// bytes, any depth), so a symlink where a directory should be is reported as a symlink and never
+/// followed out of the tree.
 enum DiskTree {
     /// Every path under `path` (the root itself as the empty path). `hash` decides, per regular file,
     /// whether to read and hash its body.
     static func walk(_ path: String, hash: (PathBytes, DiskEntry) -> Bool = { _, _ in false }) throws -> [PathBytes: DiskEntry] {
-        var out: [PathBytes: DiskEntry] = [:]
         var st = stat()
         guard lstat(path, &st) == 0 else { throw Syscall.failure("stat", path) }
-        out[[]] = DiskEntry(st)
-        guard (st.st_mode & S_IFMT) == S_IFDIR else { return out }
-        let fd = path.withCString { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-        if fd < 0 { throw Syscall.failure("open", path) }
-        walkDirectory(fd, [], &out, hash)
-        return out
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return [[]: DiskEntry(st)] }
+        let fd = try OwnedDescriptor.directory(atPath: path)
+        return try walk(fd.rawValue, hash: hash)
     }
 
-    /// Reads one directory (takes ownership of `fd`).
-    private static func walkDirectory(_ fd: Int32, _ prefix: PathBytes, _ out: inout [PathBytes: DiskEntry],
-                                      _ hash: (PathBytes, DiskEntry) -> Bool) {
-        guard let dir = fdopendir(fd) else {
-            Syscall.close(fd)
-            out[prefix]?.error = "cannot list directory: \(Syscall.errorString(errno))"
-            return
-        }
-        defer { closedir(dir) }
-        var subdirs: [PathBytes] = []
-        while let ent = readdir(dir) {
-            let name: PathBytes = withUnsafePointer(to: &ent.pointee.d_name) {
-                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
-            }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            let rel = prefix.isEmpty ? name : prefix + [0x2F] + name
-            var st = stat()
-            let r = name.withCString { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }
-            if r != 0 { continue }
-            var entry = DiskEntry(st)
+    /// Every path under the open directory `fd` (the directory itself as the empty path).
+    static func walk(_ fd: Int32, hash: (PathBytes, DiskEntry) -> Bool = { _, _ in false }) throws -> [PathBytes: DiskEntry] {
+        var out: [PathBytes: DiskEntry] = [:]
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw Syscall.failure("stat", "the tree's root") }
+        out[[]] = DiskEntry(st)
+        try TreeWalker().walk(fd, enter: { e in
+            let rel = e.path
+            var entry = DiskEntry(e.status)
             switch entry.type {
-            case .directory:
-                subdirs.append(name)
             case .symlink:
-                var buf = [UInt8](repeating: 0, count: 4097)
-                let n = name.withCString { p in buf.withUnsafeMutableBytes { readlinkat(fd, p, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4096) } }
-                if n >= 0 { entry.linkTarget = Array(buf[0..<n]) } else { entry.error = "cannot read link: \(Syscall.errorString(errno))" }
+                do { entry.linkTarget = try Syscall.readLink(at: e.parentFd, e.name) } catch let error as ImgsyncError {
+                    entry.error = "cannot read link: \(error.errno.map(Syscall.errorString) ?? error.message)"
+                }
             case .regular where hash(rel, entry):
-                let ffd = name.withCString { openat(fd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+                let ffd = e.name.withCString { openat(e.parentFd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
                 if ffd < 0 {
                     entry.error = "cannot open: \(Syscall.errorString(errno))"
                 } else {
@@ -97,16 +81,12 @@ enum DiskTree {
                 break
             }
             out[rel] = entry
-        }
-        for name in subdirs {
-            let rel = prefix.isEmpty ? name : prefix + [0x2F] + name
-            let sub = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            if sub < 0 {
-                out[rel]?.error = "cannot open directory: \(Syscall.errorString(errno))"
-                continue
-            }
-            walkDirectory(sub, rel, &out, hash)
-        }
+            return true
+        }, failed: { e, error in
+            let reason = "cannot list directory: \(error.errno.map(Syscall.errorString) ?? error.message)"
+            out[e?.path ?? [], default: DiskEntry(st)].error = reason
+        })
+        return out
     }
 
     /// SHA-256 of everything readable from `fd`.

@@ -127,14 +127,27 @@ extension Verifier {
         let record = try? repository.readImageRecord(id)
         let worldReadable = record?.worldReadable ?? false
         var objectInodes: [InodeKey: Digest] = [:]
-        var probed = Set<String>()
+        var probed = Set<PathBytes>()
+        let objects = try? repository.openDirectory(".objects")
+        var shards: [PathBytes: OwnedDescriptor] = [:]
         for e in catalog where e.type == .regular && e.size > 0 {
-            guard let d = e.sha256 else { continue }
-            let canonical = repository.root + "/" + ObjectStore.relativePath(of: d)
-            let shared = String(UInt32(ObjectStore.sharedMode(e.mode, worldReadable: worldReadable)), radix: 8)
-            for path in [canonical, canonical + ".\(shared).\(e.mtime).\(e.mtimeNsec)"] where probed.insert(path).inserted {
-                var st = stat()
-                if lstat(path, &st) == 0 { objectInodes[InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] = d }
+            guard let d = e.sha256, let objects else { continue }
+            let (shard, rest) = Repository.shardName(d)
+            if shards[shard] == nil { shards[shard] = try? OwnedDescriptor.directory(at: objects.rawValue, shard) }
+            guard let shardFd = shards[shard] else { continue }
+            // The canonical object, the variant for this file's metadata and the inodes that
+            // continue it (ObjectStore+Shared.swift), up to the first missing name.
+            let variant = rest + Array(".\(String(UInt32(ObjectStore.sharedMode(e.mode, worldReadable: worldReadable)), radix: 8)).\(e.mtime).\(e.mtimeNsec)".utf8)
+            if probed.insert(shard + rest).inserted, let st = try? Syscall.lstat(at: shardFd.rawValue, rest) {
+                objectInodes[InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] = d
+            }
+            guard probed.insert(shard + variant).inserted else { continue }
+            var name = variant
+            var k = 1
+            while let st = try? Syscall.lstat(at: shardFd.rawValue, name) {
+                objectInodes[InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] = d
+                name = variant + Array(".\(k)".utf8)
+                k += 1
             }
         }
         var report = VerifyReport()
@@ -172,24 +185,29 @@ extension DiskEntry {
 }
 
 extension ImageBuilder {
-    /// Finishes the tree built from `expected` and puts it in place of the image's tree. The old
-    /// tree ends up in this builder's staging directory, which is removed when the builder goes.
+    /// Finishes the tree built from `expected` and puts it in place of the image's tree, in one
+    /// `renameat2(RENAME_EXCHANGE)` (or a rename when there is none). The old tree ends up in this
+    /// builder's staging directory, which is removed when the builder goes.
     func replaceTree(_ id: Digest, expected: [CatalogEntry]) throws {
         try applier.finish()
         guard applier.snapshot() == expected else {
             throw ImgsyncError(.catalog, "the tree materialised from the catalog of \(id) does not reproduce that catalog")
         }
+        // The catalog lists every body of the rebuilt tree (inodes the store had to start anew
+        // for full ones included).
+        store.commitCreatedObjects()
         let imagePath = repository.imagePath(id)
-        let shardDir = (imagePath as NSString).deletingLastPathComponent
-        if mkdir(shardDir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", shardDir) }
-        let built = stagingPath + "/tree"
-        var st = stat()
-        if lstat(imagePath, &st) == 0 {
-            if imgsync_rename_exchange(AT_FDCWD, built, AT_FDCWD, imagePath) != 0 {
+        let (shard, rest) = Repository.shardName(id)
+        let images = try repository.makeDirectory(".images")
+        try Syscall.makeDirectory(at: images.rawValue, shard, mode: 0o755)
+        let shardFd = try OwnedDescriptor.directory(at: images.rawValue, shard)
+        let built = Array("tree".utf8)
+        if try Syscall.lstat(at: shardFd.rawValue, rest) != nil {
+            if built.withCString({ b in rest.withCString { imgsync_rename_exchange(buildFd.rawValue, b, shardFd.rawValue, $0) } }) != 0 {
                 throw Syscall.failure("swap the rebuilt tree into", imagePath)
             }
-        } else if imgsync_rename_noreplace(AT_FDCWD, built, AT_FDCWD, imagePath) != 0 {
-            throw Syscall.failure("rename the rebuilt tree to", imagePath)
+        } else {
+            try Syscall.rename(at: buildFd.rawValue, built, to: shardFd.rawValue, rest, replace: false)
         }
     }
 }

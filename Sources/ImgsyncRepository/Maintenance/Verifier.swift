@@ -56,7 +56,7 @@ public struct Verifier {
                 var p = VerifyProblem(.missingObject, image: label, path: path, "the object store has no intact body \(d) for this path")
                 if repair {
                     do {
-                        try restoreObject(d, from: repository.imagePath(id) + "/" + String(decoding: source, as: UTF8.self), shared: isShared(record, id, objectInodes))
+                        try restoreObject(d, tree: id, path: source, shared: isShared(record, id, objectInodes))
                         goodObjects.insert(d)
                         p.repaired = true
                         p.message += "; restored from the tree file \"\(source.escapedForDisplay)\""
@@ -132,13 +132,18 @@ public struct Verifier {
 
     /// Re-hashes every object; returns the inodes of good objects → their digest.
     private func checkObjects(_ report: inout VerifyReport) -> [InodeKey: Digest] {
-        let (objects, strays) = repository.objectFiles()
+        let (objects, strays) = repository.objectScan()
         var good: [InodeKey: Digest] = [:]
-        for path in strays {
-            var p = VerifyProblem(.strayFile, path: path, "not an object name (expected <62 hex> or <62 hex>.<mode>.<sec>.<nsec>)")
-            if repair, Repository.removeTreeReportingSuccess(repository.root + "/" + path) {
-                p.repaired = true
-                report.objectsDeleted.append(path)
+        for stray in strays {
+            var p = VerifyProblem(.strayFile, path: stray.display, "not an object name (expected <62 hex>, <62 hex>.<mode>.<sec>.<nsec> or <62 hex>.<mode>.<sec>.<nsec>.<n>)")
+            if repair {
+                do {
+                    try repository.removeStray(stray)
+                    p.repaired = true
+                    report.objectsDeleted.append(stray.display)
+                } catch {
+                    p.message += "; cannot delete it: \(error)"
+                }
             }
             add(&report, p)
         }
@@ -214,10 +219,14 @@ public struct Verifier {
 }
 
 extension Repository {
-    /// `removeTree`, then whether the path is gone.
-    static func removeTreeReportingSuccess(_ path: String) -> Bool {
-        removeTree(path)
-        var st = stat()
-        return lstat(path, &st) != 0
+    /// Removes a stray name under `.objects` (a file or a whole directory, any names).
+    func removeStray(_ stray: StrayFile) throws {
+        guard let base = try openDirectory(".objects") else { return }
+        if let shard = stray.shard {
+            let fd = try OwnedDescriptor.directory(at: base.rawValue, shard)
+            try TreeRemover.remove(stray.name, in: fd.rawValue)
+        } else {
+            try TreeRemover.remove(stray.name, in: base.rawValue)
+        }
     }
 }

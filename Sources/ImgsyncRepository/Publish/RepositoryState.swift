@@ -144,7 +144,7 @@ extension Repository {
     }
 
     public func writeState(_ state: RepositoryState) throws {
-        try writeAtomically(statePath, Array(try Repository.jsonEncoder.encode(state)))
+        try writeAtomically(statePath, Array(try Repository.jsonEncoder.encode(state)), what: "the sync state")
     }
 
     public func readImageRecord(_ imageID: Digest) throws -> ImageRecord? {
@@ -156,40 +156,36 @@ extension Repository {
         }
     }
 
-    public func writeImageRecord(_ record: ImageRecord) throws {
-        let dir = root + "/.imgsync/images"
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw Syscall.failure("create", dir) }
-        try writeAtomically(imageRecordPath(record.imageID), Array(try Repository.jsonEncoder.encode(record)))
+    /// Writes the record; `image` names the image in messages (default: its id).
+    public func writeImageRecord(_ record: ImageRecord, image: String? = nil) throws {
+        _ = try makeDirectory(".imgsync/images")
+        try writeAtomically(imageRecordPath(record.imageID), Array(try Repository.jsonEncoder.encode(record)),
+                            what: "the image record of \(image ?? record.imageID.description)")
     }
 
     /// Every published name in the root: symlinks outside the dot-directories that point into
     /// `.images/`, with the image id they point to.
     public func publishedNames() -> [(name: String, imageID: Digest)] {
         var out: [(String, Digest)] = []
-        forEachNameEntry { _, name, st in
-            if (st.st_mode & S_IFMT) == S_IFLNK, let n = try? PublishedName(name), let id = imageID(of: n) {
+        forEachNameEntry { entry, name in
+            if entry.isSymlink, let n = try? PublishedName(name), let id = imageID(of: n) {
                 out.append((name, id))
             }
         }
         return out
     }
 
-    /// Visits, in sorted order, every entry of the name directories (the root minus its dot-entries,
-    /// and the directories below): absolute path, name relative to the root, lstat. Directories are
-    /// visited before their contents; symlinks are never followed.
-    func forEachNameEntry(_ visit: (String, String, stat) -> Void) {
-        func walk(_ dir: String, _ prefix: String) {
-            guard let items = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-            for item in items.sorted() where !(prefix.isEmpty && item.hasPrefix(".")) {
-                let path = dir + "/" + item
-                var st = stat()
-                guard lstat(path, &st) == 0 else { continue }
-                let name = prefix.isEmpty ? item : prefix + "/" + item
-                visit(path, name, st)
-                if (st.st_mode & S_IFMT) == S_IFDIR { walk(path, name) }
-            }
-        }
-        walk(root, "")
+    /// Visits, in byte order, every entry of the name directories (the root minus its dot-entries,
+    /// and the directories below), with its name relative to the root. Directories are visited
+    /// before their contents; symlinks are never followed. Names that are not UTF-8 are no
+    /// published names and are skipped with what is below them.
+    func forEachNameEntry(_ visit: (TreeEntry, String) -> Void) {
+        try? TreeWalker(sorted: true).walk(rootFd, enter: { entry in
+            if entry.depth == 1 && entry.name.first == 0x2E { return false }
+            guard let name = String(validating: entry.path, as: UTF8.self) else { return false }
+            visit(entry, name)
+            return true
+        })
     }
 
     /// Removes a published name (its symlink) and any directories that become empty above it.

@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// One object file: the body's digest and the name in its shard directory (canonical, variant or
+/// overflow).
+struct ObjectName: Hashable {
+    let digest: Digest
+    let name: PathBytes
+    init(_ digest: Digest, _ name: PathBytes) {
+        self.digest = digest
+        self.name = name
+    }
+}
+
+/// Objects named by builds of this process that no catalog lists yet, shared by every store of
+/// one repository (`Repository` holds it), so that a failed build can take back the bodies it
+/// stored (on a full disk they would make the next build fail too) without ever removing one
+/// another build uses:
+///
+/// - a store claims a name before naming the object, so any other store that finds the object
+///   afterwards finds the claim too, and marks it used before linking or cloning from it;
+/// - a build that writes a catalog listing its objects commits them (the claims go);
+/// - a failed build abandons its claims: they are removed once no store of the repository is
+///   open any more (no build can be between finding an object and marking it), and only when no
+///   other store used them and nothing else links to the inode (`st_nlink == 1`).
+package final class PendingObjects: Sendable {
+    private struct Claim {
+        /// nil once abandoned (a later store at the same address must not count as the owner).
+        var owner: ObjectIdentifier?
+        var used = false
+    }
+
+    private struct State {
+        var claims: [ObjectName: Claim] = [:]
+        var openStores = 0
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    /// Names the store claimed and were not taken back (for tests and the report).
+    package var pendingCount: Int { state.withLock { $0.claims.count } }
+
+    func storeStarted(_ store: ObjectStore) {
+        state.withLock { $0.openStores += 1 }
+    }
+
+    /// Claims `object` for `store` before it is named; false when another store claimed it first
+    /// (that store then owns it).
+    func willCreate(_ object: ObjectName, by store: ObjectStore) -> Bool {
+        state.withLock { s in
+            guard s.claims[object] == nil else { return false }
+            s.claims[object] = Claim(owner: ObjectIdentifier(store))
+            return true
+        }
+    }
+
+    /// `store` is about to link, clone or copy from `object`.
+    func noteUse(_ object: ObjectName, by store: ObjectStore) {
+        state.withLock { s in
+            if let c = s.claims[object], c.owner != ObjectIdentifier(store) { s.claims[object]!.used = true }
+        }
+    }
+
+    /// Drops the claims (a catalog lists the objects now, or they were never named).
+    func forget(_ objects: [ObjectName], by store: ObjectStore) {
+        guard !objects.isEmpty else { return }
+        state.withLock { s in
+            for o in objects where s.claims[o]?.owner == ObjectIdentifier(store) { s.claims[o] = nil }
+        }
+    }
+
+    func abandon(_ objects: [ObjectName], by store: ObjectStore) {
+        guard !objects.isEmpty else { return }
+        state.withLock { s in
+            for o in objects where s.claims[o]?.owner == ObjectIdentifier(store) { s.claims[o]!.owner = nil }
+        }
+    }
+
+    /// The store is going. The last one open removes the abandoned objects nobody else used, from
+    /// `.objects` (its directory fd), and drops their claims; the claims of the closing store that
+    /// are neither committed nor abandoned just go.
+    func storeEnded(_ store: ObjectStore) {
+        let me = ObjectIdentifier(store)
+        state.withLock { s in
+            s.openStores -= 1
+            for (o, c) in s.claims where c.owner == me { s.claims[o] = nil }
+            guard s.openStores == 0 else { return }
+            for (o, c) in s.claims where c.owner == nil {
+                s.claims[o] = nil
+                if !c.used { PendingObjects.removeIfUnlinked(o, objectsFd: store.objectsFd) }
+            }
+        }
+    }
+
+    private static func removeIfUnlinked(_ o: ObjectName, objectsFd: Int32) {
+        let hex = Array(o.digest.hex.utf8)
+        let shard = Array(hex[0..<2])
+        let dfd = shard.withCString { openat(objectsFd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard dfd >= 0 else { return }
+        defer { Syscall.close(dfd) }
+        var st = stat()
+        guard o.name.withCString({ fstatat(dfd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
+              (st.st_mode & S_IFMT) == S_IFREG, st.st_nlink == 1 else { return }
+        _ = o.name.withCString { unlinkat(dfd, $0, 0) }
+    }
+}
+
+extension ObjectStore {
+    /// The objects this store named are listed by a catalog now (a chain catalog after a layer,
+    /// the image catalog at publishing): they are ordinary objects from here on, for GC to judge.
+    package func commitCreatedObjects() {
+        lock.lock()
+        defer { lock.unlock() }
+        pending.forget(uncommitted, by: self)
+        uncommitted.removeAll()
+    }
+
+    /// The build is over (its writer threads may hold the store a little longer): the store no
+    /// longer counts as open, so the last build to end removes what failed builds abandoned.
+    package func end() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !ended else { return }
+        ended = true
+        pending.storeEnded(self)
+    }
+
+    /// The build failed: the objects this store named since the last commit are removed once no
+    /// store of the repository is open, unless another build used them or something still links
+    /// to them. Call it after the build's staging tree is gone (its links would keep them).
+    package func abandonCreatedObjects() {
+        lock.lock()
+        defer { lock.unlock() }
+        pending.abandon(uncommitted, by: self)
+        uncommitted.removeAll()
+    }
+}
