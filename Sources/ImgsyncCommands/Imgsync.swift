@@ -11,7 +11,7 @@ public struct Imgsync: AsyncParsableCommand {
         subcommands: [
             SyncCommand.self, AddCommand.self, RemoveCommand.self, CheckCommand.self,
             ListCommand.self, GCCommand.self, VerifyCommand.self, StatsCommand.self,
-            InspectCommand.self, ApplyCommand.self, CatalogCommand.self,
+            InspectCommand.self, ApplyCommand.self, CatalogCommand.self, BuildWorkerCommand.self,
         ]
     )
     public init() {}
