@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import Foundation
 import ImgsyncSync
+import Synchronization
 
 /// `imgsync build-worker` (hidden): builds one image for `imgsync sync`, which starts it and sends
 /// it the job and the verified layer bytes on stdin (docs/architecture.md, "Build workers").
@@ -19,10 +20,15 @@ struct BuildWorkerCommand: ParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// This executable, for `SyncOptions.workerExecutable`: `/proc/self/exe` runs the very binary of
-    /// this process even if the file was replaced since (an upgrade during a run), so parent and
-    /// worker always speak the same job format.
+    /// Set by `Imgsync.main()`: this process is the `imgsync` executable (tests run commands inside
+    /// the test runner, whose executable has no `build-worker`).
+    static let runningAsImgsync = Atomic<Bool>(false)
+
+    /// This executable, for `SyncOptions.workerExecutable` (nil unless this process is `imgsync`):
+    /// `/proc/self/exe` runs the very binary of this process even if the file was replaced since
+    /// (an upgrade during a run), so parent and worker always speak the same job format.
     static var executable: String? {
+        guard runningAsImgsync.load(ordering: .relaxed) else { return nil }
         if access("/proc/self/exe", X_OK) == 0 { return "/proc/self/exe" }
         let argument = CommandLine.arguments.first ?? ""
         guard argument.contains("/") else { return nil }

@@ -20,6 +20,7 @@ public struct Imgsync: AsyncParsableCommand {
     /// with 2 instead of EX_USAGE (64): imgsync's codes are 0 ok, 1 something failed, 2 bad
     /// invocation or unusable configuration (docs/design.md §3.9).
     public static func main() async {
+        BuildWorkerCommand.runningAsImgsync.store(true, ordering: .relaxed)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
