@@ -182,8 +182,15 @@ final class WorkerLayerSource: CompressedSource {
                 throw ImgsyncError(.io, "the build worker received a second job")
             }
         }
-        let n = try frames.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, frames.remaining)]))
-        guard n > 0 else { throw WorkerFrameReader.inputEnded() }
+        // As much as fits of the current frame: the parent writes each frame whole, so the rest of
+        // it is on its way, and the pipeline then gets full buffers, not what one read found.
+        let want = min(buffer.count, frames.remaining)
+        var n = 0
+        while n < want {
+            let got = try frames.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[n..<want]))
+            guard got > 0 else { throw WorkerFrameReader.inputEnded() }
+            n += got
+        }
         frames.remaining -= n
         return n
     }

@@ -5,11 +5,15 @@ import Testing
 /// What the build worker costs on a large layer: `imgsync sync` of one image with a generated
 /// layer of about `IMGSYNC_BENCH_WORKER_MB` MB (uncompressed; gzip in the registry), with the build
 /// in a worker and in process (`--build-in-process`), alternating, each into a fresh root on the
-/// same file system (kept until the end: see scripts/bench-apply on ext4 after deletions). Prints
-/// the medians. Only runs when the variable is set; point `IMGSYNC_BIN` at a release build.
+/// same file system (kept until the end: see scripts/bench-apply on ext4 after deletions), or on a
+/// tmpfs (`IMGSYNC_BENCH_WORKER_TMPFS`). Prints the medians. Only runs when the variable is set;
+/// point `IMGSYNC_BIN` at a release build.
 @Suite struct WorkerOverheadBenchmark {
     static let megabytes = Int(ProcessInfo.processInfo.environment["IMGSYNC_BENCH_WORKER_MB"] ?? "") ?? 0
     static let runs = Int(ProcessInfo.processInfo.environment["IMGSYNC_BENCH_WORKER_RUNS"] ?? "") ?? 3
+    /// A tmpfs directory for the roots (each removed after its run), to keep disk writeback out of
+    /// the figures.
+    static let tmpfs = ProcessInfo.processInfo.environment["IMGSYNC_BENCH_WORKER_TMPFS"]
 
     @Test(.enabled(if: megabytes > 0), .timeLimit(.minutes(60))) func workerVersusInProcess() async throws {
         try await withFakeEnvironment { env in
@@ -26,7 +30,8 @@ import Testing
             var wall: [Bool: [Double]] = [true: [], false: []], cpu: [Bool: [Double]] = [true: [], false: []]
             for run in 0..<(2 * Self.runs) {
                 let inWorker = run % 2 == 0
-                let root = env.dir.file("root-\(run)"), timing = env.dir.file("time-\(run)")
+                let root = (Self.tmpfs ?? env.dir.path) + "/root-\(run)", timing = env.dir.file("time-\(run)")
+                defer { if Self.tmpfs != nil { try? FileManager.default.removeItem(atPath: root) } }
                 var arguments = ["/usr/bin/time", "-o", timing, "-f", "%e %U %S", imgsyncExecutable, "sync", "--images", env.dir.file("images.txt"),
                                  "--root", root, "--ca-file", env.ca.caCert, "--log-level", "error", "--no-gc"]
                 if !inWorker { arguments.append("--build-in-process") }
