@@ -101,7 +101,10 @@ struct ReportedError: Codable, Sendable {
         if let code, let known = Self.codes[code] {
             return ImgsyncError(known, message, layer: layer, entry: entry, errno: errno)
         }
-        return WorkerReportedError(description: code.map { "\(message) [\($0)]" } ?? message)
+        // Worded as `ImgsyncError.description` words it.
+        let context = [layer.map { "layer \($0)" }, entry.map { "entry \"\($0)\"" }].compactMap { $0 }
+        let prefix = context.isEmpty ? "" : context.joined(separator: ", ") + ": "
+        return WorkerReportedError(description: prefix + message + (code.map { " [\($0)]" } ?? ""))
     }
 
     static let codes: [String: ImgsyncError.Code] = {

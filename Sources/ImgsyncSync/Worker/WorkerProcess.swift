@@ -60,10 +60,17 @@ struct WorkerExit: Sendable {
         return try? JSONDecoder().decode(WorkerResult.self, from: Data(line))
     }
 
-    /// The first line of `diagnostics` worth quoting (a trap's "Fatal error: …"), bounded.
+    /// The line of `diagnostics` worth quoting, bounded: a trap's "…: Fatal error: …" (or a failed
+    /// precondition or allocation), else what the Swift runtime's crash report says
+    /// ("Bad pointer dereference at 0x…"), else the first line.
     var firstDiagnostic: String? {
-        let lines = diagnostics.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let line = lines.first(where: { !$0.isEmpty }) else { return nil }
+        let lines = diagnostics.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let traps = ["Fatal error", "Precondition failed", "Assertion failed", "Could not allocate memory"]
+        var line = lines.first { l in traps.contains { l.contains($0) } }
+        if line == nil, let crash = lines.first(where: { $0.contains("Program crashed: ") }) {
+            line = crash.components(separatedBy: "Program crashed: ").last?.replacingOccurrences(of: " ***", with: "")
+        }
+        guard let line = line ?? lines.first(where: { !$0.hasPrefix("***") }) else { return nil }
         return line.count > 300 ? String(line.prefix(300)) + "…" : line
     }
 }
