@@ -11,7 +11,7 @@ public struct Imgsync: AsyncParsableCommand {
         subcommands: [
             SyncCommand.self, AddCommand.self, RemoveCommand.self, CheckCommand.self,
             ListCommand.self, GCCommand.self, VerifyCommand.self, StatsCommand.self,
-            InspectCommand.self, ApplyCommand.self, CatalogCommand.self,
+            InspectCommand.self, ApplyCommand.self, CatalogCommand.self, BuildWorkerCommand.self,
         ]
     )
     public init() {}
@@ -21,6 +21,7 @@ public struct Imgsync: AsyncParsableCommand {
     /// invocation or unusable configuration (docs/design.md §3.9).
     public static func main() async {
         raiseOpenFileLimit()
+        BuildWorkerCommand.runningAsImgsync.store(true, ordering: .relaxed)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

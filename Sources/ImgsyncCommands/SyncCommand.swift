@@ -91,6 +91,11 @@ public struct SyncCommand: AsyncParsableCommand {
     @Flag(help: "Put an empty .cvmfscatalog at each image root (bounds CVMFS catalog size).")
     var cvmfsCatalog = false
 
+    @Flag(help: ArgumentHelp("Build images in this process instead of one build worker process per image.",
+                             discussion: "Without workers a crash while building one image ends the whole run; for debugging and measurements.",
+                             visibility: .hidden))
+    var buildInProcess = false
+
     @OptionGroup var registryOptions: RegistryOptions
 
     public init() {}
@@ -127,6 +132,7 @@ public struct SyncCommand: AsyncParsableCommand {
         options.lockFile = lockFile
         options.worldReadable = worldReadable
         options.addSandboxMetadata(cvmfsCatalog: cvmfsCatalog)
+        if !buildInProcess { options.workerExecutable = BuildWorkerCommand.executable }
         if !noGC {
             let graceSeconds = try GracePeriod.parse(grace)
             options.afterSync = { repository in

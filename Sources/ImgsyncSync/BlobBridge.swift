@@ -125,6 +125,47 @@ final class BlobBridge: CompressedSource, @unchecked Sendable {
         return n
     }
 
+    /// The reading side for a thread that passes the chunks on whole (to a build worker's pipe):
+    /// blocks until at least `minimum` bytes are queued or the stream ended, then takes up to
+    /// `maxChunks` chunks without copying them. Returns [] at the end and throws the feeder's
+    /// error in its place, like `read(into:)`.
+    func takeChunks(minimum: Int, maxChunks: Int) throws -> [ByteBuffer] {
+        condition.lock()
+        while queued < minimum && !finished && !cancelled {
+            condition.wait()
+        }
+        if cancelled {
+            condition.unlock()
+            throw ImgsyncError(.io, "layer download cancelled")
+        }
+        if head == chunks.count {
+            let error = failure
+            condition.unlock()
+            if let error { throw error }
+            return []
+        }
+        let end = min(chunks.count, head + maxChunks)
+        let taken = Array(chunks[head..<end])
+        let n = taken.reduce(0) { $0 + $1.readableBytes }
+        if end == chunks.count {
+            chunks.removeAll(keepingCapacity: true)
+            head = 0
+        } else {
+            head = end
+            if head > 64 {
+                chunks.removeFirst(head)
+                head = 0
+            }
+        }
+        queued -= n
+        deliveredBytes += Int64(n)
+        let waiter = queued < capacity ? spaceWaiter : nil
+        if waiter != nil { spaceWaiter = nil }
+        condition.unlock()
+        waiter?.resume()
+        return taken
+    }
+
     /// Whether the reader, giving up, asked for the rest of the blob to be read and verified anyway
     /// (`cancel(drain: true)`).
     var isDraining: Bool {

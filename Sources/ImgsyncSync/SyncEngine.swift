@@ -68,8 +68,16 @@ public struct SyncOptions: Sendable {
     /// Whether garbage collection has work to do (a dry run), asked only when a before-change hook is
     /// set and nothing else changes: GC writes the root too, so it needs the transaction.
     public var gcHasWork: (@Sendable (Repository) throws -> Bool)?
-    /// Called on the finished tree before it is published (the Apptainer sandbox files); returns warnings.
+    /// Called on the finished tree before it is published (the Apptainer sandbox files); returns
+    /// warnings. In-process builds only: a build worker cannot run a closure and adds `sandbox`.
     public var decorate: (@Sendable (ImageBuilder, ResolvedImage) throws -> [String])?
+    /// The Apptainer sandbox files as a build worker adds them (set with `decorate` by
+    /// `addSandboxMetadata`); nil: none.
+    public var sandbox: SandboxSettings?
+    /// The `imgsync` executable whose hidden `build-worker` subcommand builds each image in a process
+    /// of its own, so that a crash in one build (a trap, a failed allocation) fails only that image
+    /// (docs/architecture.md, "Build workers"). nil: images are built in this process.
+    public var workerExecutable: String?
     /// Called after names were published and removed and the state was written, still under the
     /// lock (garbage collection, which reads and writes the state itself); returns figures for the report.
     public var afterSync: (@Sendable (Repository) throws -> [String: Int64])?
@@ -88,9 +96,9 @@ public final class SyncEngine: @unchecked Sendable {
     let logger: Logger
     let repository: Repository
     private let inFlight = InFlight()
-    private let progress = ProgressBoard()
+    let progress = ProgressBoard()
     /// The repository's `--world-readable` setting for this run (set in `run` before any build).
-    private var worldReadable = false
+    private(set) var worldReadable = false
 
     public init(options: SyncOptions, client: RegistryClient, logger: Logger) throws {
         self.options = options
@@ -363,6 +371,10 @@ public final class SyncEngine: @unchecked Sendable {
     /// Records layers fetched and reused, bytes and objects in `result`.
     func buildTree(_ target: SyncTarget, _ image: ResolvedImage, into result: inout ImageResult) async throws {
         let options = self.options
+        if let executable = options.workerExecutable {
+            try await buildTreeInWorker(target, image, executable: executable, into: &result)
+            return
+        }
         let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, worldReadable: worldReadable,
                                                 limits: options.limits, gzipEngine: options.gzipEngine))
         let diffIDs = image.config.diffIDs
@@ -382,26 +394,7 @@ public final class SyncEngine: @unchecked Sendable {
             logger.info("\(target.name): fetching layer \(label) (\(ByteCount.format(descriptor.size)))")
             let bridge = BlobBridge()
             progress.layer(target.name.description, i + 1, of: image.layers.count, size: descriptor.size, bridge: bridge)
-            let blob = client.fetchBlob(target.reference, descriptor: descriptor)
-            // Returns the download's own error, if it had one.
-            let feeder = Task { () -> (any Error)? in
-                do {
-                    var delivering = true
-                    for try await chunk in blob where delivering {
-                        if await !bridge.push(chunk) {
-                            // The layer failed. When asked, read on to the end: the stream then
-                            // checks the digest (a byte flipped in transit looks like a bad layer).
-                            guard bridge.isDraining else { return nil }
-                            delivering = false
-                        }
-                    }
-                    bridge.finish(error: nil)
-                    return nil
-                } catch {
-                    bridge.finish(error: error)
-                    return error
-                }
-            }
+            let feeder = feed(client.fetchBlob(target.reference, descriptor: descriptor), into: bridge)
             // The blob digest and size are checked by BlobStream while it streams (no second hash
             // here); the DiffID is checked by the pipeline against the config.
             let expect = LayerExpectations(compression: mediaType.compression, diffID: diffIDs[i])
@@ -440,6 +433,28 @@ public final class SyncEngine: @unchecked Sendable {
         result.bodiesDeduplicated = builder.value.bodiesReused
         result.bytesDeduplicated = builder.value.bytesReused
         result.unreadableByOthers = builder.value.unreadableByOthers
+    }
+
+    /// Streams `blob` into `bridge`; the task returns the download's own error, if it had one.
+    func feed(_ blob: BlobStream, into bridge: BlobBridge) -> Task<(any Error)?, Never> {
+        Task { () -> (any Error)? in
+            do {
+                var delivering = true
+                for try await chunk in blob where delivering {
+                    if await !bridge.push(chunk) {
+                        // The layer failed. When asked, read on to the end: the stream then
+                        // checks the digest (a byte flipped in transit looks like a bad layer).
+                        guard bridge.isDraining else { return nil }
+                        delivering = false
+                    }
+                }
+                bridge.finish(error: nil)
+                return nil
+            } catch {
+                bridge.finish(error: error)
+                return error
+            }
+        }
     }
 
     // MARK: helpers

@@ -35,12 +35,28 @@ extension SyncTarget {
 extension SyncOptions {
     /// Adds the Apptainer sandbox files to every tree built (docs/design.md §2).
     public mutating func addSandboxMetadata(cvmfsCatalog: Bool = false) {
+        sandbox = SandboxSettings(cvmfsCatalog: cvmfsCatalog)
         decorate = { builder, image in
-            let arch = image.platform?.architecture ?? image.config.architecture ?? "amd64"
-            return try SandboxMetadata.add(
-                to: builder, config: image.config, reference: image.reference.description, architecture: arch,
+            try SandboxMetadata.add(
+                to: builder, config: image.config, reference: image.reference.description, architecture: image.sandboxArchitecture,
                 options: .init(manifestDigest: image.manifestDigest.description, cvmfsCatalog: cvmfsCatalog))
         }
+    }
+}
+
+/// Which sandbox files each tree gets (`SyncOptions.addSandboxMetadata`).
+public struct SandboxSettings: Sendable, Codable {
+    public var cvmfsCatalog: Bool
+
+    public init(cvmfsCatalog: Bool = false) {
+        self.cvmfsCatalog = cvmfsCatalog
+    }
+}
+
+extension ResolvedImage {
+    /// The architecture the sandbox files name, e.g. `amd64`.
+    var sandboxArchitecture: String {
+        platform?.architecture ?? config.architecture ?? "amd64"
     }
 }
 

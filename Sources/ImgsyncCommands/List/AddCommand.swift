@@ -136,6 +136,7 @@ public struct AddCommand: AsyncParsableCommand {
         options.beforeChange = change.beforeChange
         options.afterChange = change.afterChange
         options.addSandboxMetadata()
+        options.workerExecutable = BuildWorkerCommand.executable
         do {
             // The repository's --keep-registry setting decides the name (the flag only when it agrees).
             let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry ? true : nil, migrate: false, root: options.root,

@@ -157,6 +157,8 @@ import Testing
             let seen = Mutex<[String: [String]]>([:])
             let report = try await e2e.sync(env, root: root, targets) { options in
                 options.jobs = 1
+                // In process: a build worker cannot call this closure.
+                options.workerExecutable = nil
                 let decorate = options.decorate
                 options.decorate = { builder, image in
                     // Before this image is published: what the state on disk says so far.

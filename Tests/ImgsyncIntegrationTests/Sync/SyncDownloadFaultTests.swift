@@ -6,7 +6,8 @@ import ImgsyncTestSupport
 import Testing
 @testable import ImgsyncSync
 
-/// Issue 10 items 14 and 15: faults a real registry does not produce, from a scripted server.
+/// Issue 10 items 14 and 15: faults a real registry does not produce, from a scripted server. The
+/// corrupt-download retry is checked with builds in a build worker and in this process.
 @Suite(.timeLimit(.minutes(3))) struct SyncDownloadFaultTests {
     let e2e = SyncEndToEndTests()
 
@@ -43,13 +44,13 @@ import Testing
 
     /// A byte flipped in transit: the layer fails to parse, the digest tells it was the download,
     /// and one fresh download publishes the image.
-    @Test func aCorruptDownloadIsRetriedOnce() async throws {
+    @Test(arguments: [true, false]) func aCorruptDownloadIsRetriedOnce(inWorker: Bool) async throws {
         let (good, corrupt, diffID) = Self.layers()
         let image = FakeImage.make(layers: [good], diffIDs: [diffID])
         try await withFakeEnvironment { env in
             let server = try await env.server("127.0.0.1", routes(image, layerAnswers: [corrupt, good]))
             let root = env.dir.file("root")
-            let report = try await e2e.sync(env, root: root, [try target(server)])
+            let report = try await e2e.sync(env, root: root, [try target(server)]) { $0.workerExecutable = inWorker ? imgsyncExecutable : nil }
             #expect(report.exitCode == 0, "\(report.text())")
             #expect(report.count(.added) == 1)
             #expect(layerGets(server, image) == 2)
@@ -58,12 +59,12 @@ import Testing
     }
 
     /// Corrupt twice: the image fails with a transport error naming the digest, not a tar error.
-    @Test func twoCorruptDownloadsAreADigestMismatch() async throws {
+    @Test(arguments: [true, false]) func twoCorruptDownloadsAreADigestMismatch(inWorker: Bool) async throws {
         let (good, corrupt, diffID) = Self.layers()
         let image = FakeImage.make(layers: [good], diffIDs: [diffID])
         try await withFakeEnvironment { env in
             let server = try await env.server("127.0.0.1", routes(image, layerAnswers: [corrupt]))
-            let report = try await e2e.sync(env, root: env.dir.file("root"), [try target(server)])
+            let report = try await e2e.sync(env, root: env.dir.file("root"), [try target(server)]) { $0.workerExecutable = inWorker ? imgsyncExecutable : nil }
             // The only image failed: nothing was published (exit 3).
             #expect(report.exitCode == 3 && report.count(.failed) == 1)
             let error = report.images.first?.error ?? ""
@@ -75,12 +76,12 @@ import Testing
     }
 
     /// A blob that verifies and still does not parse is the layer's fault: no second download.
-    @Test func aVerifiedBlobThatDoesNotParseIsAContentError() async throws {
+    @Test(arguments: [true, false]) func aVerifiedBlobThatDoesNotParseIsAContentError(inWorker: Bool) async throws {
         let (_, corrupt, diffID) = Self.layers()
         let image = FakeImage.make(layers: [corrupt], diffIDs: [diffID])
         try await withFakeEnvironment { env in
             let server = try await env.server("127.0.0.1", routes(image, layerAnswers: [corrupt]))
-            let report = try await e2e.sync(env, root: env.dir.file("root"), [try target(server)])
+            let report = try await e2e.sync(env, root: env.dir.file("root"), [try target(server)]) { $0.workerExecutable = inWorker ? imgsyncExecutable : nil }
             // The only image failed: nothing was published (exit 3).
             #expect(report.exitCode == 3 && report.count(.failed) == 1)
             let error = report.images.first?.error ?? ""

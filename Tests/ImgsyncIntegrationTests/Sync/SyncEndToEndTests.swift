@@ -67,6 +67,9 @@ import Testing
         var options = SyncOptions(root: root)
         options.jobs = 2
         options.addSandboxMetadata()
+        // Images are built by build workers, as `imgsync sync` builds them (this process is the
+        // test runner, not imgsync).
+        options.workerExecutable = imgsyncExecutable
         configure(&options)
         var logger = Logger(label: "sync-test")
         logger.logLevel = .warning

@@ -1,0 +1,127 @@
+import Foundation
+import ImgsyncCore
+
+/// What a build worker is asked to build: the `JOB ` frame's JSON. The layer bytes follow in
+/// `DATA`/`END ` frames, one layer after the other, in the order of `layers`.
+struct BuildJob: Codable, Sendable {
+    /// Changes whenever the fields change; a worker refuses another version (the parent starts its
+    /// own executable, so they differ only if the binary was replaced under a running sync).
+    static let currentVersion = 1
+
+    struct Layer: Codable, Sendable {
+        /// Index in the image's layers (and DiffIDs).
+        var index: Int
+        var mediaType: String
+        /// How errors name it: "2/3 sha256:…".
+        var label: String
+    }
+
+    /// `LayerLimits`, field by field.
+    struct Limits: Codable, Sendable {
+        var maxExtendedHeader: Int
+        var maxSparseMap: Int
+        var maxLayerBytes: Int64
+        var maxImageBytes: Int64
+        var maxEntries: Int
+        var maxPathLength: Int
+        var maxPathDepth: Int
+        var maxSymlinkHops: Int
+
+        init(_ l: LayerLimits) {
+            (maxExtendedHeader, maxSparseMap, maxLayerBytes, maxImageBytes) = (l.maxExtendedHeader, l.maxSparseMap, l.maxLayerBytes, l.maxImageBytes)
+            (maxEntries, maxPathLength, maxPathDepth, maxSymlinkHops) = (l.maxEntries, l.maxPathLength, l.maxPathDepth, l.maxSymlinkHops)
+        }
+
+        var layerLimits: LayerLimits {
+            var l = LayerLimits()
+            (l.maxExtendedHeader, l.maxSparseMap, l.maxLayerBytes, l.maxImageBytes) = (maxExtendedHeader, maxSparseMap, maxLayerBytes, maxImageBytes)
+            (l.maxEntries, l.maxPathLength, l.maxPathDepth, l.maxSymlinkHops) = (maxEntries, maxPathLength, maxPathDepth, maxSymlinkHops)
+            return l
+        }
+    }
+
+    /// The inputs of the Apptainer sandbox files (`SandboxMetadata.add`).
+    struct Sandbox: Codable, Sendable {
+        var config: Data
+        var reference: String
+        var architecture: String
+        var manifestDigest: String
+        var cvmfsCatalog: Bool
+    }
+
+    var version = BuildJob.currentVersion
+    var root: String
+    /// The published name.
+    var name: String
+    var imageID: String
+    /// Already resolved (never `auto`: the parent probes the file system once).
+    var linkMode: String
+    var worldReadable: Bool
+    var gzipEngine: String
+    var limits: Limits
+    var diffIDs: [String]
+    /// The first `reusedLayers` layers come from their chain's catalog.
+    var reusedLayers: Int
+    /// The layers streamed after the job.
+    var layers: [Layer]
+    var sandbox: Sandbox?
+}
+
+/// What a build worker reports: one JSON line on its stdout, written when it is done.
+struct WorkerResult: Codable, Sendable {
+    /// nil when the image was published.
+    var error: ReportedError?
+    var warnings: [String] = []
+    var objectsAdded = 0
+    var bytesAdded: Int64 = 0
+    var bodiesReused = 0
+    var bytesReused: Int64 = 0
+    var unreadableByOthers = 0
+}
+
+/// An error crossing the process boundary: an `ImgsyncError` comes back as one (same code, text,
+/// layer and entry), anything else as its text.
+struct ReportedError: Codable, Sendable {
+    var code: String?
+    var message: String
+    var layer: String?
+    var entry: String?
+    var errno: Int32?
+
+    init(_ error: any Error) {
+        if let e = error as? ImgsyncError {
+            (code, message, layer, entry, errno) = (e.code.description, e.message, e.layer, e.entry, e.errno)
+        } else {
+            message = "\(error)"
+        }
+    }
+
+    /// The error as the parent rethrows it.
+    var error: any Error {
+        if let code, let known = Self.codes[code] {
+            return ImgsyncError(known, message, layer: layer, entry: entry, errno: errno)
+        }
+        // Worded as `ImgsyncError.description` words it.
+        let context = [layer.map { "layer \($0)" }, entry.map { "entry \"\($0)\"" }].compactMap { $0 }
+        let prefix = context.isEmpty ? "" : context.joined(separator: ", ") + ": "
+        return WorkerReportedError(description: prefix + message + (code.map { " [\($0)]" } ?? ""))
+    }
+
+    static let codes: [String: ImgsyncError.Code] = {
+        let all: [ImgsyncError.Code] = [
+            .traversal, .rootType, .invalidWhiteout, .hardlinkTarget, .hardlinkDir, .loop, .tarFormat, .truncated,
+            .decompress, .mediaType, .unsupportedMediaType, .limit, .nameTooLong, .digestMismatch, .sizeMismatch,
+            .invalidDigest, .io, .invalidArgument, .catalog, .corruptObject, .busy, .notFound, .denied, .auth,
+            .authChallenge, .rateLimited, .server, .tls, .network, .timeout, .invalidReference, .invalidTag,
+            .unsupportedAlgorithm, .notARegistry, .manifest, .manifestMediaTypeMismatch, .ambiguousManifest,
+            .unsupportedSchema1, .notAContainerImage, .noMatchingPlatform, .insecureRedirect, .tooManyRedirects,
+            .forbiddenTarget, .foreignAuth, .paginationLoop, .credentials, .config,
+        ]
+        return Dictionary(all.map { ($0.description, $0) }, uniquingKeysWith: { a, _ in a })
+    }()
+}
+
+/// An error a worker reported that is not an `ImgsyncError` of a code this side knows.
+struct WorkerReportedError: Error, CustomStringConvertible {
+    let description: String
+}

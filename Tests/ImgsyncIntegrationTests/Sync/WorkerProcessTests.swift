@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ImgsyncCore
+import ImgsyncTestSupport
+import NIOCore
+import Testing
+@testable import ImgsyncSync
+
+/// A build worker (the `imgsync` executable under test) driven directly: it stops when its sync
+/// gives up on it, and what it leaves when killed mid-layer is removed before it is reaped.
+@Suite(.timeLimit(.minutes(2))) struct WorkerProcessTests {
+    /// A repository root and a job for one plain-tar layer of `tar`.
+    func job(_ root: String, _ tar: [UInt8]) throws -> [UInt8] {
+        _ = try Repository(root: root)
+        let job = BuildJob(root: root, name: "org/w:1", imageID: SHA256Hasher.hash(Array("config".utf8)).description, linkMode: "copy",
+                           worldReadable: false, gzipEngine: "zlib", limits: .init(LayerLimits()),
+                           diffIDs: [SHA256Hasher.hash(tar).description], reusedLayers: 0,
+                           layers: [.init(index: 0, mediaType: "application/vnd.oci.image.layer.v1.tar", label: "1/1 test")], sandbox: nil)
+        return Array(try JSONEncoder().encode(job))
+    }
+
+    func start(_ root: String) throws -> WorkerProcess {
+        try WorkerProcess.start(executable: imgsyncExecutable, arguments: ["build-worker"]) { pid in
+            WorkerLeftovers.remove(pid: pid, root: root, nameDirectory: root + "/org")
+        }
+    }
+
+    func withRoot<R>(_ body: (String) async throws -> R) async throws -> R {
+        let root = FileManager.default.temporaryDirectory.path + "/imgsync-worker-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        return try await body(root)
+    }
+
+    func staging(_ root: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: root + "/.imgsync/staging")) ?? []
+    }
+
+    @Test func aWorkerStopsWhenItsSyncGivesUp() async throws {
+        try await withRoot { root in
+            var t = TarBuilder()
+            t.dir("a/"); t.file("a/b", "b")
+            let tar = t.build()
+            let worker = try start(root)
+            try worker.input.send(.job, try job(root, tar))
+            try worker.input.send([ByteBuffer(bytes: tar.prefix(512))])
+            // Waiting for the rest of the layer, until the sync closes the lifeline.
+            try await Task.sleep(for: .milliseconds(300))
+            worker.abandon()
+            let exit = await worker.exited()
+            #expect(exit.status == .exited(BuildWorker.abandoned), "\(exit.status) \(exit.diagnostics)")
+            #expect(staging(root).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: root + "/org/w:1"))
+        }
+    }
+
+    @Test func aKilledWorkersStagingTreeIsRemoved() async throws {
+        try await withRoot { root in
+            var t = TarBuilder()
+            t.dir("d/")
+            for i in 0..<2000 { t.file("d/f\(i)", "file \(i)") }
+            let tar = t.build()
+            let worker = try start(root)
+            try worker.input.send(.job, try job(root, tar))
+            try worker.input.send([ByteBuffer(bytes: tar.prefix(tar.count / 2))])
+            // Files are being written into its staging tree; the end of the layer never comes.
+            let deadline = Date().addingTimeInterval(30)
+            while staging(root).isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(staging(root).count == 1)
+            kill(worker.pid, SIGKILL)
+            let exit = await worker.exited()
+            #expect(exit.status == .signaled(SIGKILL))
+            #expect(staging(root).isEmpty, "left: \(staging(root))")
+            let failure = BuildWorkerFailure(status: exit.status, firstDiagnostic: exit.firstDiagnostic, tree: "nothing was published")
+            #expect(failure.description == "the build worker died of signal SIGKILL (out of memory, or killed from outside); nothing was published")
+        }
+    }
+}
