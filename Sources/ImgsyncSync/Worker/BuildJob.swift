@@ -1,5 +1,6 @@
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// What a build worker is asked to build: the `JOB ` frame's JSON. The layer bytes follow in
 /// `DATA`/`END ` frames, one layer after the other, in the order of `layers`.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 
 /// The build worker (`imgsync build-worker`, hidden): builds and publishes one image for

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ImgsyncCore
+import ImgsyncRepository
 import NIOCore
 
 /// The framing of a build worker's input pipe: an 8-byte header (a 4-byte tag and a little-endian

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 
 /// The system calls of the build-worker machinery (ImgsyncCore keeps its wrappers internal).
 enum WorkerSys {

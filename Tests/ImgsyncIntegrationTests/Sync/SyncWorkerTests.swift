@@ -1,5 +1,6 @@
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncRegistry
 import Testing
 @testable import ImgsyncSync

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import ImgsyncCore
+import ImgsyncRepository
 import ImgsyncTestSupport
 import NIOCore
 import Testing
