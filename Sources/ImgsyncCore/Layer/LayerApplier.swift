@@ -29,6 +29,8 @@ public final class LayerApplier {
     /// Largest body buffered in memory before hashing; larger bodies stream to disk.
     let smallFileLimit = 1 << 20
     static let maxOpenDirs = 256
+    /// The mtimes the tree's filesystem stores; every mtime is clamped into it before it is recorded.
+    let times: FileTimeRange
 
     /// `rootFd` is the staging tree's root directory (empty, or materialised from a catalog with
     /// `load(catalog:)`); `auxiliaryFd` is a scratch directory outside the tree on the same filesystem.
@@ -40,6 +42,7 @@ public final class LayerApplier {
         root.inode.implied = true
         aufsDirFd = auxiliaryFd
         writer = FileWriter(store: store)
+        times = FileTimeRange.probe(dirfd: auxiliaryFd)
     }
 
     deinit {
@@ -50,7 +53,8 @@ public final class LayerApplier {
         }
     }
 
-    func warn(_ s: String) { warnings.append(s) }
+    /// Records a warning, bounded like an error line (`ImgsyncError.description`).
+    func warn(_ s: String) { warnings.append(ImgsyncError.bounded(s)) }
 
     // MARK: directory fds
 

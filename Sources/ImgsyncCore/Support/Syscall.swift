@@ -86,6 +86,15 @@ enum Syscall {
         }
     }
 
+    /// Moves the file offset `count` bytes forward (over a hole).
+    static func skip(_ fd: Int32, _ count: Int64) throws {
+        if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw failure("seek", "fd \(fd)") }
+    }
+
+    static func truncate(fd: Int32, _ size: Int64) throws {
+        if ftruncate(fd, off_t(size)) != 0 { throw failure("set the size of", "fd \(fd)") }
+    }
+
     static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }
