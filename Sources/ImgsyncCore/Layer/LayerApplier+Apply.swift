@@ -108,6 +108,8 @@ extension LayerApplier {
             let parent = try resolveDirectory(parentComponents, create: true)!
             try writeRegular(parent, last, entry, reader)
         case .symlink:
+            // Linux has no empty symlinks (symlinkat fails with ENOENT): a layer error, not an I/O one.
+            if entry.linkName.isEmpty { throw ImgsyncError(.tarFormat, "symlink with an empty target") }
             let parent = try resolveDirectory(parentComponents, create: true)!
             if let existing = parent.children[last] { try remove(existing) }
             try Syscall.symlink(entry.linkName, at: try dirFd(parent), last)
