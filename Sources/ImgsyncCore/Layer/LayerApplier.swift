@@ -101,16 +101,21 @@ public final class LayerApplier {
     /// at the root; `..` at the root stays there). With `create`, missing components become implied
     /// directories and non-directory ancestors are replaced by directories (D5), and every directory
     /// walked through is marked as written in this layer. Without `create`, returns nil when the
-    /// path does not lead to a directory.
+    /// path does not lead to a directory. The depth reached counts against `maxPathDepth` too: symlinks
+    /// must not lead an entry with a short name to build a tree deeper than the limit.
     func resolveDirectory(_ components: ArraySlice<PathBytes>, create: Bool) throws -> TreeNode? {
         var cur = root
+        var depth = 0
         var pending: [PathBytes] = components.reversed()
         var hops = 0
         if create { root.stamp = layerIndex }
         while let comp = pending.popLast() {
             if comp.isEmpty || comp == [0x2E] { continue }
             if comp == [0x2E, 0x2E] {
-                cur = cur.parent ?? root
+                if let parent = cur.parent {
+                    cur = parent
+                    depth -= 1
+                }
                 continue
             }
             if let child = cur.children[comp] {
@@ -128,23 +133,36 @@ public final class LayerApplier {
                         if !create { return nil }
                         throw ImgsyncError(.loop, "cannot resolve through the empty symlink \(child.path.escapedForDisplay)")
                     }
-                    if target.first == 0x2F { cur = root }
+                    if target.first == 0x2F {
+                        cur = root
+                        depth = 0
+                    }
                     for part in target.split(separator: 0x2F, omittingEmptySubsequences: true).reversed() {
                         pending.append(Array(part))
                     }
                     continue
                 default:
                     guard create else { return nil }
+                    try checkDepth(depth)
                     try remove(child)
                     cur = try makeImpliedDirectory(in: cur, comp)
                 }
             } else {
                 guard create else { return nil }
+                try checkDepth(depth)
                 cur = try makeImpliedDirectory(in: cur, comp)
             }
+            depth += 1
             if create { cur.stamp = layerIndex }
         }
         return cur
+    }
+
+    /// A directory is about to be created below one at `depth`.
+    private func checkDepth(_ depth: Int) throws {
+        if depth >= limits.maxPathDepth {
+            throw ImgsyncError(.limit, "the path leads, through symlinks, deeper than the limit of \(limits.maxPathDepth) directories")
+        }
     }
 
     func makeImpliedDirectory(in parent: TreeNode, _ name: PathBytes) throws -> TreeNode {
