@@ -106,12 +106,41 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
         self.init(code, "\(context): \(reason)", cause: cause)
     }
 
+    /// One line for the operator. Its length is bounded whatever the layer holds: a layer, entry or
+    /// message longer than `ImgsyncError.fieldLimit` bytes keeps its first and last
+    /// `ImgsyncError.keptBytes` bytes with "…" between (a 9,000-deep path would otherwise fill 18 kB).
     public var description: String {
         var parts: [String] = []
-        if let layer { parts.append("layer \(layer)") }
-        if let entry { parts.append("entry \"\(entry)\"") }
+        if let layer { parts.append("layer \(ImgsyncError.bounded(layer))") }
+        if let entry { parts.append("entry \"\(ImgsyncError.bounded(entry))\"") }
         let prefix = parts.isEmpty ? "" : parts.joined(separator: ", ") + ": "
-        return "\(prefix)\(message) [\(code)]"
+        return "\(prefix)\(ImgsyncError.bounded(message)) [\(code)]"
+    }
+
+    /// Fields up to this many UTF-8 bytes are shown whole.
+    public static let fieldLimit = 512
+    /// Bytes kept at each end of a longer field.
+    public static let keptBytes = 200
+
+    /// `text` itself, or its first and last `keptBytes` bytes (cut between Unicode scalars) joined by "…".
+    static func bounded(_ text: String) -> String {
+        guard text.utf8.count > fieldLimit else { return text }
+        let scalars = text.unicodeScalars
+        var head = scalars.startIndex
+        var bytes = 0
+        while head != scalars.endIndex, bytes + UTF8.width(scalars[head]) <= keptBytes {
+            bytes += UTF8.width(scalars[head])
+            head = scalars.index(after: head)
+        }
+        var tail = scalars.endIndex
+        bytes = 0
+        while tail != head {
+            let previous = scalars.index(before: tail)
+            guard bytes + UTF8.width(scalars[previous]) <= keptBytes else { break }
+            bytes += UTF8.width(scalars[previous])
+            tail = previous
+        }
+        return String(scalars[..<head]) + "…" + String(scalars[tail...])
     }
 
     /// Returns a copy carrying the layer name, unless one is already set.

@@ -86,6 +86,15 @@ package enum Syscall {
         }
     }
 
+    /// Moves the file offset `count` bytes forward (over a hole).
+    package static func skip(_ fd: Int32, _ count: Int64) throws {
+        if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw failure("seek", "fd \(fd)") }
+    }
+
+    package static func truncate(fd: Int32, _ size: Int64) throws {
+        if ftruncate(fd, off_t(size)) != 0 { throw failure("set the size of", "fd \(fd)") }
+    }
+
     package static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }

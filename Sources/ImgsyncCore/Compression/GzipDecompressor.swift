@@ -94,16 +94,31 @@ public final class GzipDecompressor: Decompressor {
             state.pointee.next_in = nil
             state.pointee.avail_in = 0
         }
+        var consumed = 0
         while true {
-            let consumedBefore = offered - Int(state.pointee.avail_in)
+            let consumedBefore = consumed
             state.pointee.next_out = window.baseAddress!.assumingMemoryBound(to: UInt8.self)
             state.pointee.avail_out = UInt32(window.count)
             let rc = isal_inflate(state)
-            let consumed = offered - Int(state.pointee.avail_in)
             let produced = window.count - Int(state.pointee.avail_out)
-            tail.append(UnsafeRawBufferPointer(rebasing: input[consumedBefore..<consumed]))
+            // When it stops, isal_inflate gives back the whole bytes left in its bit buffer by adding
+            // them to avail_in. They may have come from an earlier call of this loop (consumed goes
+            // down) or, on a corrupt stream, from an earlier input buffer: then avail_in exceeds what
+            // this call offered, bytes that are gone, and the stream cannot go on.
+            let left = Int(state.pointee.avail_in)
+            if left <= offered { consumed = offered - left }
+            if consumed > consumedBefore {
+                tail.append(UnsafeRawBufferPointer(rebasing: input[consumedBefore..<consumed]))
+            }
             if rc != ISAL_DECOMP_OK && rc != ISAL_END_INPUT {
                 throw inflateError(rc, at: offset + UInt64(consumed))
+            }
+            guard left <= offered else {
+                throw ImgsyncError(
+                    .decompress,
+                    "gzip member \(member): isal_inflate gave back \(left - offered) bytes more than it was "
+                        + "offered near compressed offset \(offset); the layer blob is corrupt"
+                )
             }
             if produced > 0 { try output(UnsafeRawBufferPointer(start: window.baseAddress, count: produced)) }
             if state.pointee.block_state == ISAL_BLOCK_FINISH {
@@ -111,7 +126,7 @@ public final class GzipDecompressor: Decompressor {
                 return consumed
             }
             if state.pointee.avail_in == 0 && state.pointee.avail_out > 0 { return consumed }
-            if consumed == consumedBefore && produced == 0 {
+            if consumed <= consumedBefore && produced == 0 {
                 throw ImgsyncError(
                     .decompress,
                     "gzip member \(member): isal_inflate made no progress at compressed offset "

@@ -12,6 +12,16 @@ public final class ZstdDecompressor: Decompressor {
     /// Compressed bytes consumed so far.
     private var offset: UInt64 = 0
     private var failure: ImgsyncError?
+    /// The first bytes of the current frame, up to the longest frame header (18 bytes), for two checks
+    /// libzstd's streaming decoder does not make whatever the input's split (found by fuzzing):
+    /// - the magic: libzstd also decodes the pre-1.0 formats (v0.5–v0.7, magic 25–27 b5 2f fd), which
+    ///   no layer may use; only RFC 8878 frames and skippable frames get past;
+    /// - the declared content size: fed in pieces, libzstd 1.5.4 ends a frame whose blocks hold fewer
+    ///   bytes than its header declares without an error (in one piece it reports corruption).
+    private var header: [UInt8] = []
+    /// Bytes produced by the current frame.
+    private var produced: UInt64 = 0
+    private static let maxHeader = 18
 
     /// - Parameter window: size of the output buffer handed to `output`, in bytes.
     public init(window: Int = 1 << 20) {
@@ -40,12 +50,27 @@ public final class ZstdDecompressor: Decompressor {
                 throw error
             }
             offset += UInt64(source.pos - before)
+            produced += UInt64(sink.pos)
+            do {
+                if header.count < Self.maxHeader {
+                    // zstd stops at frame boundaries, so what this call consumed belongs to the current frame.
+                    let take = min(Self.maxHeader - header.count, source.pos - before)
+                    header += UnsafeRawBufferPointer(rebasing: input[before..<(before + take)])
+                    try checkMagic()
+                }
+                if hint == 0 { try checkContentSize() }
+            } catch let error as ImgsyncError {
+                failure = error
+                throw error
+            }
             if sink.pos > 0 { try output(UnsafeRawBufferPointer(start: window.baseAddress, count: sink.pos)) }
             if hint == 0 {
                 // The frame is complete and fully flushed; zstd stops at the frame boundary.
                 frame += 1
                 frameStart = offset
                 inFrame = false
+                header.removeAll(keepingCapacity: true)
+                produced = 0
                 if source.pos == source.size { return }
                 continue
             }
@@ -61,6 +86,40 @@ public final class ZstdDecompressor: Decompressor {
             .truncated,
             "zstd frame \(frame) (starting at compressed offset \(frameStart)) is incomplete after \(offset) "
                 + "compressed bytes; the layer blob is truncated"
+        )
+    }
+
+    private static let frameMagic: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd]
+    /// Bytes 1–3 of a skippable frame's magic (byte 0 is 50–5f).
+    private static let skippableMagic: [UInt8] = [0x2a, 0x4d, 0x18]
+
+    /// Once the current frame's 4 magic bytes are in (libzstd decodes nothing of a frame before), throws
+    /// unless they are a frame or skippable-frame magic.
+    private func checkMagic() throws {
+        guard header.count >= 4 else { return }
+        let magic = Array(header[0..<4])
+        if magic == Self.frameMagic || (magic[0] & 0xf0 == 0x50 && Array(magic[1...]) == Self.skippableMagic) { return }
+        let legacy = (0x1e...0x27).contains(magic[0]) && Array(magic[1...]) == [0xb5, 0x2f, 0xfd]
+        let found = GzipMessages.bytes(magic) + (legacy ? ", a pre-1.0 zstd frame, which layers may not use" : "")
+        if frame == 1 {
+            throw ImgsyncError(.decompress, "not a zstd stream: no zstd frame magic at offset 0 (found \(found))")
+        }
+        throw ImgsyncError(
+            .decompress,
+            "zstd frame \(frame - 1) is followed by bytes that are not a zstd frame at compressed offset "
+                + "\(frameStart) (found \(found))"
+        )
+    }
+
+    /// At the end of a frame: throws when its header declares a content size other than what it produced.
+    private func checkContentSize() throws {
+        let declared = header.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        // ZSTD_CONTENTSIZE_UNKNOWN is 2^64 - 1, ZSTD_CONTENTSIZE_ERROR 2^64 - 2 (macros Swift cannot import).
+        guard declared < UInt64.max - 1, declared != produced else { return }
+        throw ImgsyncError(
+            .decompress,
+            "zstd frame \(frame) declares \(declared) bytes of content but its blocks hold \(produced); "
+                + "the layer blob is corrupt"
         )
     }
 

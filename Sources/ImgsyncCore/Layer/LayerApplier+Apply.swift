@@ -108,6 +108,8 @@ extension LayerApplier {
             let parent = try resolveDirectory(parentComponents, create: true)!
             try writeRegular(parent, last, entry, reader)
         case .symlink:
+            // Linux has no empty symlinks (symlinkat fails with ENOENT): a layer error, not an I/O one.
+            if entry.linkName.isEmpty { throw ImgsyncError(.tarFormat, "symlink with an empty target") }
             let parent = try resolveDirectory(parentComponents, create: true)!
             if let existing = parent.children[last] { try remove(existing) }
             try Syscall.symlink(entry.linkName, at: try dirFd(parent), last)
@@ -143,9 +145,20 @@ extension LayerApplier {
         inode.mode = entry.mode & 0o7777
         inode.uid = UInt32(truncatingIfNeeded: entry.uid)
         inode.gid = UInt32(truncatingIfNeeded: entry.gid)
-        inode.mtime = entry.mtime
-        inode.mtimeNsec = entry.mtimeNsec
+        (inode.mtime, inode.mtimeNsec) = clampedTime(entry)
         inode.xattrs = entry.xattrs.map { Xattr(name: $0.name, value: $0.value) }
+    }
+
+    /// The entry's mtime as the filesystem will hold it (docs/on-disk-format.md, "Times"): recorded
+    /// in the catalog and applied on disk alike, with a warning when it differs from the layer's.
+    func clampedTime(_ entry: TarEntry) -> (Int64, UInt32) {
+        let kept = times.clamp(sec: entry.mtime, nsec: entry.mtimeNsec)
+        if kept.sec != entry.mtime || kept.nsec != entry.mtimeNsec {
+            warn("\(entry.name.escapedForDisplay): mtime \(FileTimeRange.format(entry.mtime, entry.mtimeNsec)) is outside "
+                 + "the range the filesystem stores (\(times.min) to \(times.max) s); recorded and applied as "
+                 + FileTimeRange.format(kept.sec, kept.nsec))
+        }
+        return kept
     }
 
     /// Hardlinks follow stream order; the target must exist now, in this or a lower layer (D6).

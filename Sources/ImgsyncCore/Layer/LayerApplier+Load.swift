@@ -8,7 +8,9 @@ extension LayerApplier {
     func load(_ entries: [CatalogEntry]) throws {
         var groups: [UInt64: TreeNode] = [:]
         layerIndex += 1
-        for e in entries {
+        for var e in entries {
+            // A catalog written before times were clamped may hold one the filesystem cannot.
+            (e.mtime, e.mtimeNsec) = times.clamp(sec: e.mtime, nsec: e.mtimeNsec)
             if e.path.isEmpty {
                 root.inode = Inode(type: .directory, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
                 root.inode.links = 1

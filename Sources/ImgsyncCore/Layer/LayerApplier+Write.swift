@@ -9,6 +9,8 @@ extension LayerApplier {
     /// thread, which links (or clones) a body the store already holds instead of writing it; larger
     /// bodies are hashed while they stream to disk here.
     func writeRegular(_ parent: TreeNode, _ name: PathBytes, _ entry: TarEntry, _ reader: TarReader, directoryFd: Int32? = nil) throws {
+        // The reader never returns a negative size; a capacity below is derived from it.
+        guard entry.size >= 0 else { throw ImgsyncError(.tarFormat, "negative file size \(entry.size)") }
         if let existing = parent.children[name] { try remove(existing) }
         let inode = Inode(type: .regular, mode: 0)
         setAttributes(inode, from: entry)
@@ -37,12 +39,18 @@ extension LayerApplier {
         } else {
             let fd = try FileOps.create(try dfd(), name)
             defer { Syscall.close(fd) }
-            var written: Int64 = 0
-            try reader.readBody { chunk in
+            // Holes of a sparse entry stay holes: hashed as zeros, skipped on disk, and the size set
+            // at the end in case the file ends in one.
+            var holes = false
+            try reader.readBody(data: { chunk in
                 hasher.update(chunk)
                 try Syscall.writeAll(fd, chunk)
-                written += Int64(chunk.count)
-            }
+            }, hole: { length in
+                try TarReader.zeroChunks(length) { hasher.update($0) }
+                try Syscall.skip(fd, length)
+                holes = true
+            })
+            if holes { try Syscall.truncate(fd: fd, entry.size) }
             let digest = hasher.finalize()
             inode.sha256 = digest
             for w in try FileOps.finishAndAdopt(fd: fd, digest, size: entry.size, inode, diskMode: diskMode, entry: entry.name,

@@ -29,6 +29,8 @@ public final class LayerApplier {
     /// Largest body buffered in memory before hashing; larger bodies stream to disk.
     let smallFileLimit = 1 << 20
     static let maxOpenDirs = 256
+    /// The mtimes the tree's filesystem stores; every mtime is clamped into it before it is recorded.
+    let times: FileTimeRange
 
     /// `rootFd` is the staging tree's root directory (empty, or materialised from a catalog with
     /// `load(catalog:)`); `auxiliaryFd` is a scratch directory outside the tree on the same filesystem.
@@ -40,6 +42,7 @@ public final class LayerApplier {
         root.inode.implied = true
         aufsDirFd = auxiliaryFd
         writer = FileWriter(store: store)
+        times = FileTimeRange.probe(dirfd: auxiliaryFd)
     }
 
     deinit {
@@ -50,7 +53,8 @@ public final class LayerApplier {
         }
     }
 
-    func warn(_ s: String) { warnings.append(s) }
+    /// Records a warning, bounded like an error line (`ImgsyncError.description`).
+    func warn(_ s: String) { warnings.append(ImgsyncError.bounded(s)) }
 
     // MARK: directory fds
 
@@ -97,16 +101,21 @@ public final class LayerApplier {
     /// at the root; `..` at the root stays there). With `create`, missing components become implied
     /// directories and non-directory ancestors are replaced by directories (D5), and every directory
     /// walked through is marked as written in this layer. Without `create`, returns nil when the
-    /// path does not lead to a directory.
+    /// path does not lead to a directory. The depth reached counts against `maxPathDepth` too: symlinks
+    /// must not lead an entry with a short name to build a tree deeper than the limit.
     func resolveDirectory(_ components: ArraySlice<PathBytes>, create: Bool) throws -> TreeNode? {
         var cur = root
+        var depth = 0
         var pending: [PathBytes] = components.reversed()
         var hops = 0
         if create { root.stamp = layerIndex }
         while let comp = pending.popLast() {
             if comp.isEmpty || comp == [0x2E] { continue }
             if comp == [0x2E, 0x2E] {
-                cur = cur.parent ?? root
+                if let parent = cur.parent {
+                    cur = parent
+                    depth -= 1
+                }
                 continue
             }
             if let child = cur.children[comp] {
@@ -124,23 +133,36 @@ public final class LayerApplier {
                         if !create { return nil }
                         throw ImgsyncError(.loop, "cannot resolve through the empty symlink \(child.path.escapedForDisplay)")
                     }
-                    if target.first == 0x2F { cur = root }
+                    if target.first == 0x2F {
+                        cur = root
+                        depth = 0
+                    }
                     for part in target.split(separator: 0x2F, omittingEmptySubsequences: true).reversed() {
                         pending.append(Array(part))
                     }
                     continue
                 default:
                     guard create else { return nil }
+                    try checkDepth(depth)
                     try remove(child)
                     cur = try makeImpliedDirectory(in: cur, comp)
                 }
             } else {
                 guard create else { return nil }
+                try checkDepth(depth)
                 cur = try makeImpliedDirectory(in: cur, comp)
             }
+            depth += 1
             if create { cur.stamp = layerIndex }
         }
         return cur
+    }
+
+    /// A directory is about to be created below one at `depth`.
+    private func checkDepth(_ depth: Int) throws {
+        if depth >= limits.maxPathDepth {
+            throw ImgsyncError(.limit, "the path leads, through symlinks, deeper than the limit of \(limits.maxPathDepth) directories")
+        }
     }
 
     func makeImpliedDirectory(in parent: TreeNode, _ name: PathBytes) throws -> TreeNode {

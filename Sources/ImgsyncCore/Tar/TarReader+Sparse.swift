@@ -49,7 +49,8 @@ extension TarReader {
             return v
         }
         let count = try nextNumber()
-        if count * 24 > Int64(limits.maxSparseMap) {
+        // The limit counts 24 bytes per region; divide rather than multiply a count the layer chose.
+        if count > Int64(limits.maxSparseMap / 24) {
             throw ImgsyncError(.limit, "GNU sparse map with \(count) regions exceeds the limit of \(limits.maxSparseMap) bytes", entry: currentName.escapedForDisplay)
         }
         var regions: [(offset: Int64, length: Int64)] = []

@@ -21,6 +21,10 @@ public final class TarReader {
     private var currentLogicalSize: Int64 = 0
     private var bodyConsumed = true
     private var finished = false
+    /// Zero bytes the sparse entries read so far stand for without storing them.
+    public private(set) var holeBytes: Int64 = 0
+    /// Off only in fuzzing builds, so that mutated headers reach the code after the checksum.
+    var verifiesChecksums = true
     /// Entries returned so far.
     public private(set) var entryCount = 0
     /// Name of the entry being read, for error messages.
@@ -33,6 +37,16 @@ public final class TarReader {
 
     /// Decompressed bytes consumed so far.
     public var offset: Int64 { input.offset }
+
+    /// The layer's size once expanded: the tar bytes read so far plus the holes of its sparse files.
+    /// `LayerLimits.maxLayerBytes` bounds this, not just the tar stream (a sparse entry of a few
+    /// hundred bytes can stand for terabytes).
+    public var expandedBytes: Int64 { TarReader.saturatingSum(input.offset, holeBytes) }
+
+    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int64.max : sum
+    }
 
     private func fail(_ code: ImgsyncError.Code, _ message: String) -> ImgsyncError {
         ImgsyncError(code, message, entry: currentName.isEmpty ? nil : currentName.escapedForDisplay)
@@ -67,7 +81,7 @@ public final class TarReader {
                 finished = true
                 return nil
             }
-            try verifyChecksum()
+            if verifiesChecksums { try verifyChecksum() }
             let typeflag = header[156]
             let sizeField = try numeric(124, 12, "size")
             guard sizeField >= 0 else { throw fail(.tarFormat, "negative size \(sizeField) in header") }
@@ -147,13 +161,13 @@ public final class TarReader {
                     throw fail(.tarFormat, "GNU sparse format 0.0 is not supported")
                 default:
                     if key.starts(with: Array("SCHILY.xattr.".utf8)) {
-                        entry.xattrs.append((Array(key.dropFirst(13)), value))
+                        entry.xattrs.append((try xattrName(Array(key.dropFirst(13)), key), value))
                     } else if key.starts(with: Array("LIBARCHIVE.xattr.".utf8)) {
                         guard let name = PercentDecoding.decode(key.dropFirst(17)),
                               let decoded = Base64.decode(value) else {
                             throw fail(.tarFormat, "malformed LIBARCHIVE.xattr record \"\(key.escapedForDisplay)\"")
                         }
-                        entry.xattrs.append((name, decoded))
+                        entry.xattrs.append((try xattrName(name, key), decoded))
                     }
                 }
             }
@@ -168,6 +182,7 @@ public final class TarReader {
             if typeflag == UInt8(ascii: "S") {
                 entry.sparse = try readOldGNUSparse()
                 entry.size = try numeric(483, 12, "sparse realsize")
+                guard entry.size >= 0 else { throw fail(.tarFormat, "negative GNU sparse real size \(entry.size)") }
             } else if let v = sparseVersion, entry.kind == .regular {
                 if let sparseName { entry.name = sparseName; currentName = sparseName }
                 guard let real = sparseRealSize else { throw fail(.tarFormat, "GNU sparse entry without a real size") }
@@ -186,6 +201,7 @@ public final class TarReader {
             if let regions = entry.sparse {
                 try validateSparse(regions, realSize: entry.size)
                 currentSparse = regions
+                try countHoles(realSize: entry.size)
             }
             currentLogicalSize = entry.size
             bodyConsumed = false
@@ -199,18 +215,26 @@ public final class TarReader {
 
     /// Delivers the logical body of the current regular entry (sparse holes as zeros).
     public func readBody(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try readBody(data: sink, hole: { try TarReader.zeroChunks($0, sink) })
+    }
+
+    /// Delivers the logical body of the current regular entry in order: stored bytes to `data`, and
+    /// for each hole of a sparse entry its length to `hole` (the caller can seek instead of writing
+    /// zeros). Holes are never empty.
+    public func readBody(data sink: (UnsafeRawBufferPointer) throws -> Void, hole: (Int64) throws -> Void) throws {
         guard !bodyConsumed else { return }
         bodyConsumed = true
         if let regions = currentSparse {
+            // `validateSparse` checked that the regions ascend inside the real size: no overflow below.
             var pos: Int64 = 0
             for r in regions {
-                try emitZeros(r.offset - pos, sink)
+                if r.offset > pos { try hole(r.offset - pos) }
                 let got = try input.stream(r.length, sink)
                 remaining -= got
                 if got < r.length { throw fail(.truncated, "archive ends inside a file body") }
                 pos = r.offset + r.length
             }
-            try emitZeros(currentLogicalSize - pos, sink)
+            if currentLogicalSize > pos { try hole(currentLogicalSize - pos) }
         } else {
             let got = try input.stream(remaining, sink)
             let wanted = remaining
@@ -246,7 +270,8 @@ public final class TarReader {
 
     private static let zeros = [UInt8](repeating: 0, count: 64 * 1024)
 
-    private func emitZeros(_ count: Int64, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Hands `count` zero bytes to `sink` in chunks of at most 64 KiB.
+    static func zeroChunks(_ count: Int64, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var left = count
         try TarReader.zeros.withUnsafeBytes { z in
             while left > 0 {
@@ -347,6 +372,26 @@ public final class TarReader {
         return data
     }
 
+    /// An xattr name as the kernel will see it: a C string, so a NUL inside would apply a different
+    /// name than the catalog records.
+    private func xattrName(_ name: PathBytes, _ key: [UInt8]) throws -> PathBytes {
+        if name.contains(0) { throw fail(.tarFormat, "xattr name in PAX record \"\(key.escapedForDisplay)\" contains a NUL byte") }
+        if name.isEmpty { throw fail(.tarFormat, "empty xattr name in PAX record \"\(key.escapedForDisplay)\"") }
+        return name
+    }
+
+    /// Adds the current sparse entry's holes to the layer's expanded size and enforces the limit
+    /// before a byte of the body is read.
+    private func countHoles(realSize: Int64) throws {
+        // validateSparse: the stored regions are inside the real size, so this is not negative.
+        let holes = realSize - remaining
+        holeBytes = TarReader.saturatingSum(holeBytes, holes)
+        let expanded = TarReader.saturatingSum(expandedBytes, remaining)
+        if expanded > limits.maxLayerBytes {
+            throw fail(.limit, "sparse file of real size \(realSize) takes the layer past its limit of \(limits.maxLayerBytes) expanded bytes")
+        }
+    }
+
     private func cString(_ data: [UInt8]) -> PathBytes {
         if let nul = data.firstIndex(of: 0) { return Array(data[..<nul]) }
         return data
@@ -360,8 +405,9 @@ public final class TarReader {
             if data[i] == 0 && data[i...].allSatisfy({ $0 == 0 }) { break }
             var j = i
             while j < data.count && data[j] != 0x20 { j += 1 }
-            guard j < data.count, let len = TarNumeric.parseDecimal(data[i..<j]), len > 0,
-                  i + Int(len) <= data.count, data[i + Int(len) - 1] == 0x0A else {
+            // The length counts the whole record, its own digits included, so it reaches past the space.
+            guard j < data.count, let len = TarNumeric.parseDecimal(data[i..<j]), len >= Int64(j - i + 2),
+                  len <= Int64(data.count - i), data[i + Int(len) - 1] == 0x0A else {
                 throw fail(.tarFormat, "malformed PAX record at byte \(i) of the extended header")
             }
             let record = data[(j + 1)..<(i + Int(len) - 1)]

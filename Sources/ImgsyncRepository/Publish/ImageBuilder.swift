@@ -128,7 +128,10 @@ public final class ImageBuilder {
     public func apply(_ layer: LayerInput) throws -> LayerDigests {
         let budget = min(limits.maxLayerBytes, limits.maxImageBytes - imageBytes)
         let pipeline = LayerPipeline(source: layer.source, expect: layer.expect, gzipEngine: gzipEngine, maxBytes: budget)
-        let reader = TarReader(source: pipeline, limits: limits)
+        // The reader bounds the expanded size (sparse holes included) by the same budget.
+        var readerLimits = limits
+        readerLimits.maxLayerBytes = budget
+        let reader = TarReader(source: pipeline, limits: readerLimits)
         do {
             try applier.apply(reader, name: layer.name)
         } catch let e as ImgsyncError {
@@ -144,7 +147,7 @@ public final class ImageBuilder {
         } catch let e as ImgsyncError {
             throw e.inLayer(layer.name)
         }
-        imageBytes += digests.uncompressedSize
+        imageBytes += TarReader.saturatingSum(digests.uncompressedSize, reader.holeBytes)
         diffIDs.append(digests.diffID)
         layerDigests.append(digests)
         let chain = ChainID.chain(diffIDs).last!

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImgsyncCore
+import ImgsyncTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -92,44 +93,9 @@ extension LayerSandbox.Result {
     /// not; no path on disk is missing from the catalog; no name starts with `.wh.` (I2); every object
     /// re-hashes to its name (I3).
     func checkDiskMatchesCatalog(sourceLocation: SourceLocation = #_sourceLocation) {
-        for c in catalog {
-            let st = lstatDisk(c.path)
-            switch c.type {
-            case .charDevice, .blockDevice, .fifo:
-                #expect(st == nil, "\(c.path.escapedForDisplay) (\(c.type)) exists on disk", sourceLocation: sourceLocation)
-            case .directory:
-                #expect(st.map { ($0.st_mode & S_IFMT) == S_IFDIR } == true, "\(c.path.escapedForDisplay) not a dir on disk", sourceLocation: sourceLocation)
-                if let st { #expect(UInt32(st.st_mode) & 0o7777 == c.mode, "\(c.path.escapedForDisplay) dir mode on disk", sourceLocation: sourceLocation) }
-                if let st { #expect(Int64(st.st_mtim.tv_sec) == c.mtime && UInt32(st.st_mtim.tv_nsec) == c.mtimeNsec, "\(c.path.escapedForDisplay) dir mtime on disk", sourceLocation: sourceLocation) }
-            case .regular:
-                #expect(st.map { ($0.st_mode & S_IFMT) == S_IFREG } == true, "\(c.path.escapedForDisplay) not a file on disk", sourceLocation: sourceLocation)
-                if let st {
-                    #expect(UInt32(st.st_mode) & 0o7777 == c.mode & 0o555 || UInt32(st.st_mode) & 0o7777 == c.mode & 0o1777, "\(c.path.escapedForDisplay) file mode on disk \(String(st.st_mode & 0o7777, radix: 8)) vs \(String(c.mode, radix: 8))", sourceLocation: sourceLocation)
-                    #expect(UInt32(st.st_mode) & 0o6000 == 0, "setuid/setgid on disk", sourceLocation: sourceLocation)
-                    #expect(Int64(st.st_mtim.tv_sec) == c.mtime && UInt32(st.st_mtim.tv_nsec) == c.mtimeNsec, "\(c.path.escapedForDisplay) mtime on disk", sourceLocation: sourceLocation)
-                    #expect(Int64(st.st_size) == c.size, sourceLocation: sourceLocation)
-                }
-            case .symlink:
-                #expect(st.map { ($0.st_mode & S_IFMT) == S_IFLNK } == true, "\(c.path.escapedForDisplay) not a symlink on disk", sourceLocation: sourceLocation)
-            }
-            for comp in c.path.split(separator: 0x2F) {
-                #expect(!comp.starts(with: Array(".wh.".utf8)), "I2: \(c.path.escapedForDisplay)", sourceLocation: sourceLocation)
-            }
+        for difference in TreeAudit.differences(tree: tree, catalog: catalog) {
+            Issue.record("\(difference)", sourceLocation: sourceLocation)
         }
-        let known = Set(catalog.map(\.path))
-        func walk(_ rel: [UInt8]) {
-            let full = Array(tree.utf8) + (rel.isEmpty ? [] : [0x2F] + rel)
-            guard let d = full.withCString({ opendir($0) }) else { return }
-            defer { closedir(d) }
-            while let ent = readdir(d) {
-                let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
-                if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-                let child = rel.isEmpty ? name : rel + [0x2F] + name
-                #expect(known.contains(child), "on disk but not in the catalog: \(child.escapedForDisplay)", sourceLocation: sourceLocation)
-                if ent.pointee.d_type == UInt8(DT_DIR) { walk(child) }
-            }
-        }
-        walk([])
         let objects = published.treePath.components(separatedBy: "/.images/")[0] + "/.objects"
         if let shards = try? FileManager.default.contentsOfDirectory(atPath: objects) {
             for shard in shards where shard.count == 2 {
