@@ -1,5 +1,6 @@
 import Foundation
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncTestSupport
 
 /// The whole layer engine: the payload, cut into layers at `FuzzLayers.separator`, is applied layer by

@@ -123,7 +123,7 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
     public static let keptBytes = 200
 
     /// `text` itself, or its first and last `keptBytes` bytes (cut between Unicode scalars) joined by "…".
-    static func bounded(_ text: String) -> String {
+    package static func bounded(_ text: String) -> String {
         guard text.utf8.count > fieldLimit else { return text }
         let scalars = text.unicodeScalars
         var head = scalars.startIndex

@@ -43,7 +43,7 @@ public final class TarReader {
     /// hundred bytes can stand for terabytes).
     public var expandedBytes: Int64 { TarReader.saturatingSum(input.offset, holeBytes) }
 
-    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+    package static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
         let (sum, overflow) = a.addingReportingOverflow(b)
         return overflow ? Int64.max : sum
     }
