@@ -1,5 +1,6 @@
 import Foundation
 @testable import ImgsyncCore
+import ImgsyncTestSupport
 
 /// The fuzzer's bytes: one option byte (how to split, which mode), then the payload. Keeping the
 /// options in front means every seed of the corpus is "option byte + a real blob".
@@ -22,10 +23,22 @@ struct FuzzInput {
     /// The payload as a chunk source with pieces of `pieceSize` bytes.
     func chunkSource() -> MemoryChunkSource { MemoryChunkSource(payload, chunkSize: min(pieceSize, 1 << 20)) }
 
-    /// The payload in pieces of `pieceSize` bytes, to catch state that breaks at a split.
+    /// The payload in pieces of varying sizes, to catch state that breaks at a split: bits 5–7 choose
+    /// the largest piece (1, 4, 16, 64, 512, 4096 or 65536 bytes; 7 is the whole payload), the option
+    /// byte seeds the sizes. (ISA-L's over-reported input needed exactly 16 bytes in one call.)
     func pieces() -> [ArraySlice<UInt8>] {
-        let step = min(pieceSize, max(payload.count, 1))
-        return stride(from: 0, to: payload.count, by: step).map { payload[$0..<min($0 + step, payload.count)] }
+        let k = Int(options >> 5)
+        guard k < 7 else { return payload.isEmpty ? [] : [payload[...]] }
+        let largest = UInt64([1, 4, 16, 64, 512, 4096, 65536][k])
+        var rng = SplitMix64(seed: UInt64(options), index: UInt64(payload.count))
+        var out: [ArraySlice<UInt8>] = []
+        var start = 0
+        while start < payload.count {
+            let end = min(payload.count, start + 1 + Int(rng.next() % largest))
+            out.append(payload[start..<end])
+            start = end
+        }
+        return out
     }
 }
 

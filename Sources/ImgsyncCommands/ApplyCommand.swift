@@ -41,7 +41,7 @@ public struct ApplyCommand: ParsableCommand {
     @Option(name: .customLong("gzip-engine"), help: "gzip implementation: isal (fast) or zlib.")
     var gzipEngine: String = "isal"
 
-    @Option(name: .customLong("max-layer-bytes"), help: "Limit on decompressed bytes per layer.")
+    @Option(name: .customLong("max-layer-bytes"), help: "Limit on the bytes one layer expands to (decompressed tar plus the holes of sparse files; default 256 GiB).")
     var maxLayerBytes: Int64?
 
     @Flag(name: .long, help: "Print the result as JSON.")

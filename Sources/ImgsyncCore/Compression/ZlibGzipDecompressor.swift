@@ -82,6 +82,11 @@ public final class ZlibGzipDecompressor: Decompressor {
             stream.pointee.next_out = window.baseAddress!.assumingMemoryBound(to: Bytef.self)
             stream.pointee.avail_out = UInt32(window.count)
             let rc = CImgsyncZlib.inflate(stream, Z_NO_FLUSH)
+            // zlib never hands input back, but a report from C is not trusted beyond what it was given
+            // (ISA-L does hand input back, docs/architecture.md).
+            guard Int(stream.pointee.avail_in) <= offered - consumedBefore else {
+                throw ImgsyncError(.decompress, "gzip member \(member): zlib reported more input left than it was offered")
+            }
             let consumed = offered - Int(stream.pointee.avail_in)
             let produced = window.count - Int(stream.pointee.avail_out)
             tail.append(UnsafeRawBufferPointer(rebasing: input[consumedBefore..<consumed]))

@@ -5,9 +5,10 @@ public struct LayerLimits: Sendable {
     public var maxExtendedHeader: Int = 1 << 20
     /// Largest GNU sparse map (bytes of map text or number of regions × 24).
     public var maxSparseMap: Int = 1 << 20
-    /// Decompressed bytes per layer.
+    /// Bytes one layer expands to: its decompressed tar stream plus the holes of its sparse files
+    /// (docs/conformance.md D11 says why 256 GiB).
     public var maxLayerBytes: Int64 = 256 << 30
-    /// Decompressed bytes per image (all layers).
+    /// Bytes all layers of an image expand to, counted the same way.
     public var maxImageBytes: Int64 = 1 << 40
     /// Tar entries per layer.
     public var maxEntries: Int = 10_000_000
