@@ -98,6 +98,23 @@ extension LayerHardeningTests {
         }
     }
 
+    /// Found by ASan in the zstd target, in the byte-by-byte header feeding itself: when a frame's
+    /// first bytes filled the output window and no input was left, the next call offered libzstd one
+    /// byte past the end of the input. This frame's RLE block (65,632 bytes, not the last block) comes
+    /// within its first 11 bytes, and the input ends there, inside a larger buffer whose next byte
+    /// libzstd would then have taken.
+    @Test func noReadPastTheInputWhenTheHeaderBytesFillTheWindow() throws {
+        let frame: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x64, 0xff, 0xff, 0x02, 0x03, 0x08, 0x07]
+        let memory = frame + [0x01, 0x00, 0x00, 0x00]
+        let decompressor = ZstdDecompressor(window: 1 << 16)
+        var produced = 0
+        try memory.withUnsafeBytes { all in
+            try decompressor.decompress(UnsafeRawBufferPointer(rebasing: all[0..<frame.count])) { produced += $0.count }
+        }
+        #expect(produced == 65_632)
+        #expect(throws: ImgsyncError.self) { try decompressor.finish { _ in } }
+    }
+
     @Test func legacyZstdFrameInALayer() throws {
         let s = try LayerSandbox()
         let blob = LayerCompressors.zstd(TarBuilder.tar { $0.file("a", "a") }) + Self.legacyFrame

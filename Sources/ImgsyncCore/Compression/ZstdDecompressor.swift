@@ -52,7 +52,8 @@ public final class ZstdDecompressor: Decompressor {
             // header loader accepted a header with the reserved bit set when exactly 13 bytes came
             // in the first read. Byte by byte, the header always takes the same path.
             let end = source.size
-            if header.count < Self.maxHeader { source.size = source.pos + 1 }
+            // (Only while input is left: after a full output window the loop comes back with none.)
+            if header.count < Self.maxHeader && source.pos < end { source.size = source.pos + 1 }
             let hint = ZSTD_decompressStream(context, &sink, &source)
             source.size = end
             if ZSTD_isError(hint) != 0 {
