@@ -16,8 +16,8 @@ public final class ZstdDecompressor: Decompressor {
     /// libzstd does not make consistently (found by fuzzing; libzstd 1.5.4):
     /// - the magic: libzstd also decodes the pre-1.0 formats (v0.5–v0.7, magic 25–27 b5 2f fd), which
     ///   no layer may use; only RFC 8878 frames and skippable frames get past (libzstd recognises a
-    ///   legacy frame only at the start of an input, which the one-byte first offer below already
-    ///   prevents; this check says so in our words);
+    ///   legacy frame only at the start of an input, which the one-byte offers below already
+    ///   prevent; this check says so in our words);
     /// - the declared content size: on its streaming path libzstd ends a frame whose blocks hold fewer
     ///   bytes than its header declares without an error.
     private var header: [UInt8] = []
@@ -45,11 +45,15 @@ public final class ZstdDecompressor: Decompressor {
         while true {
             var sink = ZSTD_outBuffer(dst: window.baseAddress, size: window.count, pos: 0)
             let before = source.pos
-            // A frame's first byte goes alone. Given a whole frame in one input, libzstd takes a
-            // single-pass shortcut whose checks differ from its streaming path (an RLE block of 0
-            // bytes passes one and fails the other), so the verdict would depend on read sizes.
+            // A frame's first 18 bytes (the longest header) go one at a time, so libzstd's verdict
+            // cannot depend on how the blob was split into reads (found by fuzzing): given a whole
+            // frame in one input it takes a single-pass shortcut whose checks differ from its
+            // streaming path (an RLE block of 0 bytes passes one and fails the other), and its
+            // header loader accepted a header with the reserved bit set when exactly 13 bytes came
+            // in the first read. Byte by byte, the header always takes the same path.
             let end = source.size
-            if header.isEmpty { source.size = source.pos + 1 }
+            // (Only while input is left: after a full output window the loop comes back with none.)
+            if header.count < Self.maxHeader && source.pos < end { source.size = source.pos + 1 }
             let hint = ZSTD_decompressStream(context, &sink, &source)
             source.size = end
             if ZSTD_isError(hint) != 0 {

@@ -108,8 +108,12 @@ extension LayerApplier {
             let parent = try resolveDirectory(parentComponents, create: true)!
             try writeRegular(parent, last, entry, reader)
         case .symlink:
-            // Linux has no empty symlinks (symlinkat fails with ENOENT): a layer error, not an I/O one.
+            // Linux has no empty symlinks (symlinkat fails with ENOENT) and none longer than PATH_MAX
+            // (ENAMETOOLONG): faults of the layer, not I/O errors.
             if entry.linkName.isEmpty { throw ImgsyncError(.tarFormat, "symlink with an empty target") }
+            if entry.linkName.count >= Int(PATH_MAX) {
+                throw ImgsyncError(.nameTooLong, "symlink target of \(entry.linkName.count) bytes exceeds PATH_MAX (\(PATH_MAX))")
+            }
             let parent = try resolveDirectory(parentComponents, create: true)!
             if let existing = parent.children[last] { try remove(existing) }
             try Syscall.symlink(entry.linkName, at: try dirFd(parent), last)
