@@ -9,11 +9,7 @@ import Glibc
 
 /// docs/conformance.md U111, U113–U125: special files, modes, ownership, times, xattrs (unprivileged, D8/D9).
 @Suite struct LayerApplierMetadataTests {
-    func xattrOnDisk(_ path: String, _ name: String) -> [UInt8]? {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let n = path.withCString { p in buf.withUnsafeMutableBytes { lgetxattr(p, name, $0.baseAddress, $0.count) } }
-        return n < 0 ? nil : Array(buf[0..<n])
-    }
+    func xattrOnDisk(_ path: String, _ name: String) -> [UInt8]? { Probe.xattrBytes(path, name) }
 
     /// Whether the sandbox filesystem accepts `user.*` xattrs on regular files.
     func userXattrsSupported(_ s: LayerSandbox) -> Bool {

@@ -88,6 +88,53 @@ import Glibc
         #expect(objectNames(s.root).isEmpty, "\(objectNames(s.root))")
     }
 
+    /// U152: hardlinks inside a layer to an inode that reached the limit give the new name an inode
+    /// of its own (same content and metadata) instead of failing the layer with `EMLINK`; in every
+    /// link mode, for a file with a body, an empty file, a file with a user xattr and a symlink.
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func treeHardlinksBeyondTheLimitGetTheirOwnInode(mode: LinkMode) throws {
+        let s = try LayerSandbox()
+        let limit = 4
+        var t = TarBuilder()
+        t.file("d/body", Self.body)
+        t.file("d/empty")
+        t.file("d/tagged", "tagged body\n", xattrs: [TarXattr("user.note", "x")])
+        t.symlink("d/sym", target: "body")
+        let targets = ["body", "empty", "tagged", "sym"]
+        for target in targets {
+            for i in 0..<10 { t.hardlink("d/\(target)-\(i)", target: "d/\(target)") }
+        }
+        let r = try s.apply([t.build()], link: mode, objectLinkLimit: limit)
+        for target in targets {
+            let original = status(r.tree + "/d/" + target)
+            var inodes: Set<UInt64> = [UInt64(original.st_ino)]
+            for i in 0..<10 {
+                let path = r.tree + "/d/\(target)-\(i)"
+                let st = status(path)
+                #expect(Int(st.st_nlink) <= limit, "\(path) has \(st.st_nlink) links")
+                #expect(st.st_mode & 0o170000 == original.st_mode & 0o170000)
+                #expect(st.st_mode & 0o7777 == original.st_mode & 0o7777)
+                #expect(st.st_mtim.tv_sec == original.st_mtim.tv_sec)
+                if target == "sym" {
+                    #expect(Probe.readlink(path) == "body")
+                } else {
+                    #expect(Probe.contents(path) == Probe.contents(r.tree + "/d/" + target))
+                }
+                inodes.insert(UInt64(st.st_ino))
+            }
+            // 11 names, at most `limit` links per inode: several inodes.
+            #expect(inodes.count >= 3, "\(target): \(inodes.count) inodes")
+            let entries = (0..<10).compactMap { r.entry("d/\(target)-\($0)") }
+            #expect(entries.count == 10)
+            #expect(Set(entries.map(\.linkGroup)).count >= 2, "\(target): the catalog keeps one link group")
+        }
+        if mode == .copy {
+            #expect(Probe.xattr(r.tree + "/d/tagged-9", "user.note") == "x")
+        }
+        let verify = try Verifier(repository: s.repository).run()
+        #expect(verify.problems.isEmpty, "\(verify.problems)")
+    }
+
     /// The names the store writes parse back; a name with a bad continuation number is a stray.
     @Test func overflowNamesParse() throws {
         let hex = Probe.digest(Self.body).hex

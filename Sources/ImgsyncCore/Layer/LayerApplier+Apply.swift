@@ -1,3 +1,4 @@
+import CImgsyncSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -204,9 +205,57 @@ extension LayerApplier {
             let srcFd = try srcDir.map { try dirFd($0) } ?? aufsDirFd
             srcDir?.pinned = true
             defer { srcDir?.pinned = false }
-            try Syscall.link(from: srcFd, targetNode.name, to: try dirFd(parent), last)
+            let dstFd = try dirFd(parent)
+            do {
+                try store.linkObject(srcFd, targetNode.name, to: dstFd, last)
+            } catch let e as ImgsyncError where e.errno == EMLINK {
+                // The target's inode reached the filesystem's hard-link limit (ext4: 65,000): this
+                // name gets an inode of its own with the same content and metadata (U152). It is no
+                // longer one inode with the target, which tar would have refused outright.
+                let copy = try separateCopy(of: targetNode.inode, from: srcFd, targetNode.name, into: dstFd, last, entry: entry.name)
+                add(TreeNode(name: last, parent: parent, inode: copy), to: parent)
+                return
+            }
         }
         add(TreeNode(name: last, parent: parent, inode: targetNode.inode), to: parent)
+    }
+
+    /// A new inode at `dirfd/name` equal to the file or symlink `srcFd/srcName` (the inode `inode`
+    /// describes, already on disk), for a hardlink whose target inode is full.
+    func separateCopy(of inode: Inode, from srcFd: Int32, _ srcName: PathBytes, into dirfd: Int32, _ name: PathBytes,
+                      entry: PathBytes) throws -> Inode {
+        let copy = Inode(type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, mtime: inode.mtime, mtimeNsec: inode.mtimeNsec)
+        copy.size = inode.size
+        copy.sha256 = inode.sha256
+        copy.linkTarget = inode.linkTarget
+        copy.xattrs = inode.xattrs
+        copy.implied = inode.implied
+        switch inode.type {
+        case .symlink:
+            try Syscall.symlink(inode.linkTarget, at: dirfd, name)
+            try Syscall.setTimes(at: dirfd, name, sec: inode.mtime, nsec: inode.mtimeNsec)
+        case .regular:
+            let needsXattrs = store.mode != .hardlink && inode.xattrs.contains { FileOps.isApplicable($0.name) }
+            if !needsXattrs, let d = inode.sha256, inode.size > 0,
+               try store.placeExisting(d, size: inode.size, mode: inode.mode, sec: inode.mtime, nsec: inode.mtimeNsec, dirfd: dirfd, name: name) {
+                return copy
+            }
+            // Empty bodies, files with xattrs: copy the bytes of the target itself.
+            let src = srcName.withCString { openat(srcFd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+            if src < 0 { throw Syscall.failure("open", srcName.escapedForDisplay) }
+            defer { Syscall.close(src) }
+            let fd = try FileOps.create(dirfd, name)
+            defer { Syscall.close(fd) }
+            if inode.size > 0, imgsync_copy_file(fd, src, inode.size) != 0 {
+                throw Syscall.failure("copy", entry.escapedForDisplay)
+            }
+            try Syscall.chmod(fd: fd, store.fileMode(inode.mode))
+            for w in FileOps.applyXattrs(fd: fd, inode, entry: entry, mode: store.mode) { warn(w) }
+            try Syscall.setTimes(fd: fd, sec: inode.mtime, nsec: inode.mtimeNsec)
+        default:
+            throw ImgsyncError(.io, "link \(entry.escapedForDisplay): \(Syscall.errorString(EMLINK))", errno: EMLINK)
+        }
+        return copy
     }
 
     /// AUFS hardlink sources live outside the tree, in the auxiliary directory.

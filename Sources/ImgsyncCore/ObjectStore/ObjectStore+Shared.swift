@@ -149,8 +149,9 @@ extension ObjectStore {
         if e != EEXIST { throw Syscall.failure("store object", d.description, e) }
     }
 
-    /// link(2) from an object inode, or `EMLINK` when the test seam's limit is reached.
-    private func linkObject(_ ofd: Int32, _ oname: PathBytes, to dirfd: Int32, _ name: PathBytes) throws {
+    /// link(2) from an object inode (or, for the applier, any tree inode), or `EMLINK` when the
+    /// test seam's limit is reached.
+    func linkObject(_ ofd: Int32, _ oname: PathBytes, to dirfd: Int32, _ name: PathBytes) throws {
         if let limit = linkLimit, let st = try Syscall.lstat(at: ofd, oname), Int(st.st_nlink) >= limit {
             throw ImgsyncError(.io, "link \(name.escapedForDisplay) to \(oname.escapedForDisplay): \(Syscall.errorString(EMLINK))", errno: EMLINK)
         }

@@ -1,6 +1,7 @@
 import Foundation
 @testable import ImgsyncCore
 import ImgsyncTestSupport
+import CImgsyncSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,6 +35,24 @@ enum Probe {
 
     static func contents(_ path: String) -> String? {
         FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The value of the xattr `name` of `path` itself (not followed), nil when it has none.
+    static func xattrBytes(_ path: String, _ name: String) -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = path.withCString { p in buf.withUnsafeMutableBytes { lgetxattr(p, name, $0.baseAddress, $0.count) } }
+        return n < 0 ? nil : Array(buf[0..<n])
+    }
+
+    static func xattr(_ path: String, _ name: String) -> String? {
+        xattrBytes(path, name).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A symlink's target, nil when `path` is not one.
+    static func readlink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 8192)
+        let n = Glibc.readlink(path, &buf, buf.count)
+        return n < 0 ? nil : String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Every path under `dir` with type, mode, mtime, size and content hash: to show nothing changed.
