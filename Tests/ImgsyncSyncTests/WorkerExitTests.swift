@@ -46,6 +46,12 @@ import Testing
         // Something that is not an ImgsyncError keeps its text.
         struct Odd: Error, CustomStringConvertible { var description: String { "odd failure" } }
         #expect("\(ReportedError(Odd()).error)" == "odd failure")
+        // Every code crosses the boundary as itself.
+        #expect(ImgsyncError.Code.all.count > 40)
+        for code in ImgsyncError.Code.all {
+            let back = ReportedError(ImgsyncError(code, "m")).error as? ImgsyncError
+            #expect(back?.code == code, "\(code)")
+        }
         // A truncated result (the worker died while writing it) is no result.
         #expect(exit(.signaled(SIGKILL), "", output: String(line.prefix(20))).result == nil)
     }

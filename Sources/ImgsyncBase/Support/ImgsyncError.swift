@@ -5,7 +5,7 @@ import Foundation
 /// the layer blob and the tar entry so an operator can find the offending input.
 public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Kind: String, Sendable {
+        private enum Kind: String, Sendable, CaseIterable {
             case traversal, rootType = "root-type", invalidWhiteout = "invalid-whiteout"
             case hardlinkTarget = "hardlink-target", hardlinkDir = "hardlink-dir", loop
             case tarFormat = "tar-format", truncated, decompress, mediaType = "media-type"
@@ -27,6 +27,13 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
         public var description: String { kind.rawValue }
+        /// The code whose `description` is `name` (e.g. from another process's report).
+        public init?(name: String) {
+            guard let kind = Kind(rawValue: name) else { return nil }
+            self.kind = kind
+        }
+        /// Every code, in declaration order.
+        public static var all: [Code] { Kind.allCases.map(Code.init) }
 
         public static let traversal = Code(.traversal)
         public static let rootType = Code(.rootType)

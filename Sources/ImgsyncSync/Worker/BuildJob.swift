@@ -99,7 +99,7 @@ struct ReportedError: Codable, Sendable {
 
     /// The error as the parent rethrows it.
     var error: any Error {
-        if let code, let known = Self.codes[code] {
+        if let code, let known = ImgsyncError.Code(name: code) {
             return ImgsyncError(known, message, layer: layer, entry: entry, errno: errno)
         }
         // Worded as `ImgsyncError.description` words it.
@@ -107,19 +107,6 @@ struct ReportedError: Codable, Sendable {
         let prefix = context.isEmpty ? "" : context.joined(separator: ", ") + ": "
         return WorkerReportedError(description: prefix + message + (code.map { " [\($0)]" } ?? ""))
     }
-
-    static let codes: [String: ImgsyncError.Code] = {
-        let all: [ImgsyncError.Code] = [
-            .traversal, .rootType, .invalidWhiteout, .hardlinkTarget, .hardlinkDir, .loop, .tarFormat, .truncated,
-            .decompress, .mediaType, .unsupportedMediaType, .limit, .nameTooLong, .digestMismatch, .sizeMismatch,
-            .invalidDigest, .io, .invalidArgument, .catalog, .corruptObject, .busy, .notFound, .denied, .auth,
-            .authChallenge, .rateLimited, .server, .tls, .network, .timeout, .invalidReference, .invalidTag,
-            .unsupportedAlgorithm, .notARegistry, .manifest, .manifestMediaTypeMismatch, .ambiguousManifest,
-            .unsupportedSchema1, .notAContainerImage, .noMatchingPlatform, .insecureRedirect, .tooManyRedirects,
-            .forbiddenTarget, .foreignAuth, .paginationLoop, .credentials, .config,
-        ]
-        return Dictionary(all.map { ($0.description, $0) }, uniquingKeysWith: { a, _ in a })
-    }()
 }
 
 /// An error a worker reported that is not an `ImgsyncError` of a code this side knows.
