@@ -1,12 +1,30 @@
 /// A SHA-256 content digest. Parsing is strict (descriptor grammar: lowercase algorithm and hex) so
 /// that no registry- or user-supplied string reaches a URL or a path before it is validated (R50).
+///
+/// The 32 bytes are held inline as four big-endian words, not in an array: a tree keeps one digest
+/// per file, and an array would cost a heap allocation (64 bytes) for each (issue 9, memory per entry).
+/// Word order and byte order agree, so comparing words compares bytes.
 public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
+    private let w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
+
     /// The 32 raw bytes.
-    public let bytes: [UInt8]
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// Calls `body` with the 32 raw bytes, without allocating.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)) { try body($0) }
+    }
 
     public init(sha256 bytes: [UInt8]) {
         precondition(bytes.count == 32, "a sha256 digest has 32 bytes")
-        self.bytes = bytes
+        self = bytes.withUnsafeBytes { Digest(raw: $0) }
+    }
+
+    /// From 32 raw bytes (the caller checked the count).
+    init(raw: UnsafeRawBufferPointer) {
+        precondition(raw.count == 32, "a sha256 digest has 32 bytes")
+        func word(_ i: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) }
+        (w0, w1, w2, w3) = (word(0), word(1), word(2), word(3))
     }
 
     /// Parses `sha256:<64 lowercase hex>`.
@@ -35,7 +53,7 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
             }
             out.append(h << 4 | l)
         }
-        self.bytes = out
+        self.init(sha256: out)
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {
@@ -52,16 +70,18 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var hex: String {
         var out = [UInt8]()
         out.reserveCapacity(64)
-        for b in bytes {
-            out.append(Digest.hexDigits[Int(b >> 4)])
-            out.append(Digest.hexDigits[Int(b & 0xF)])
+        withUnsafeBytes {
+            for b in $0 {
+                out.append(Digest.hexDigits[Int(b >> 4)])
+                out.append(Digest.hexDigits[Int(b & 0xF)])
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }
 
     public var description: String { "sha256:" + hex }
 
-    public static func < (a: Digest, b: Digest) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: Digest, b: Digest) -> Bool { (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3) }
 
     /// sha256 of zero bytes.
     public static let empty = SHA256Hasher.hash([UInt8]())

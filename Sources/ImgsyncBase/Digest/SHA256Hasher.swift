@@ -24,11 +24,13 @@ public final class SHA256Hasher {
 
     /// Finishes the hash and resets the hasher for reuse.
     public func finalize() -> Digest {
-        var out = [UInt8](repeating: 0, count: 32)
-        var len: UInt32 = 0
-        _ = out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(ctx, $0.baseAddress, &len) }
+        let digest = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { out -> Digest in
+            var len: UInt32 = 0
+            EVP_DigestFinal_ex(ctx, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &len)
+            return Digest(raw: UnsafeRawBufferPointer(out))
+        }
         EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
-        return Digest(sha256: out)
+        return digest
     }
 
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> Digest {

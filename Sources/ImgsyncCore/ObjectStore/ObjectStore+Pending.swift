@@ -7,11 +7,20 @@ import Synchronization
 /// overflow).
 struct ObjectName: Hashable {
     let digest: Digest
-    let name: PathBytes
+    /// What follows the digest's hex in the name: empty for the canonical object (no allocation),
+    /// `.<mode>.<sec>.<nsec>[.<n>]` for the others. A store keeps one of these per body it saw.
+    let suffix: PathBytes
+
+    /// `name` is a name in the digest's shard directory: the hex after the shard, then the suffix.
     init(_ digest: Digest, _ name: PathBytes) {
         self.digest = digest
-        self.name = name
+        let restLength = 62
+        self.suffix = name.count > restLength ? Array(name[restLength...]) : []
+        assert(name.count >= restLength, "object name shorter than its digest")
     }
+
+    /// The file name in the shard directory.
+    var name: PathBytes { ObjectStore.split(digest).rest + suffix }
 }
 
 /// Objects named by builds of this process that no catalog lists yet, shared by every store of

@@ -52,8 +52,9 @@ public final class ObjectStore {
     let objectsFd: Int32
     private var subdirFds = [Int32](repeating: -1, count: 256)
     private(set) var tmpFd: Int32 = -1
-    /// Object names known to exist, by digest, with their inode's metadata.
-    var known: [Digest: [PathBytes: Metadata]] = [:]
+    /// Object names known to exist, with their inode's metadata. One flat table keyed by digest and
+    /// name suffix: a build of a million small files knows a million objects.
+    var known: [ObjectName: Metadata] = [:]
     /// Names whose inode reached the hard-link limit (hardlink mode).
     var full: Set<PathBytes> = []
     /// Test seam: a link count at which `link()` to an object inode counts as `EMLINK`, so the
@@ -144,9 +145,9 @@ public final class ObjectStore {
     func lookupCanonical(_ d: Digest) throws -> (Int32, PathBytes)? {
         let (dir, rest) = ObjectStore.split(d)
         let dfd = try subdir(dir)
-        if known[d] != nil { return (dfd, rest) }
+        if known[ObjectName(d, rest)] != nil { return (dfd, rest) }
         guard try Syscall.lstat(at: dfd, rest) != nil else { return nil }
-        known[d, default: [:]][rest] = Metadata(mode: 0, sec: 0, nsec: 0)
+        known[ObjectName(d, rest)] = Metadata(mode: 0, sec: 0, nsec: 0)
         return (dfd, rest)
     }
 
@@ -195,7 +196,7 @@ public final class ObjectStore {
             let object = ObjectName(d, rest)
             if try Syscall.lstat(at: dfd, rest) != nil {
                 pending.noteUse(object, by: self)
-                known[d, default: [:]][rest] = Metadata(mode: 0, sec: 0, nsec: 0)
+                known[object] = Metadata(mode: 0, sec: 0, nsec: 0)
                 // Stored since this file looked (another writer thread): in reflink mode, share the
                 // object's extents after all. (A copy-mode file keeps its own blocks anyway.)
                 if self.mode == .reflink {
@@ -232,7 +233,7 @@ public final class ObjectStore {
                 bytesAdded += size
                 if claimed { uncommitted.append(object) }
             }
-            known[d, default: [:]][rest] = Metadata(mode: 0, sec: 0, nsec: 0)
+            known[object] = Metadata(mode: 0, sec: 0, nsec: 0)
         }
     }
 
@@ -253,14 +254,14 @@ public final class ObjectStore {
         lock.lock()
         defer { lock.unlock() }
         let d = Digest.empty
-        if known[d] != nil { return }
         let (dir, rest) = ObjectStore.split(d)
+        if known[ObjectName(d, rest)] != nil { return }
         let dfd = try subdir(dir)
         if try Syscall.lstat(at: dfd, rest) == nil {
             let fd = rest.withCString { openat(dfd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o444) }
             if fd >= 0 { Syscall.close(fd); objectsAdded += 1 } else if errno != EEXIST { throw Syscall.failure("store object", d.description) }
         }
-        known[d, default: [:]][rest] = Metadata(mode: 0o444, sec: 0, nsec: 0)
+        known[ObjectName(d, rest)] = Metadata(mode: 0o444, sec: 0, nsec: 0)
     }
 
     /// Tests whether reflinks work between two files in the store's filesystem.
