@@ -27,6 +27,14 @@ extension LayerApplier {
     /// in order of first appearance.
     public func snapshot() -> [CatalogEntry] {
         var out: [CatalogEntry] = []
+        // Sized exactly: growing by doubling would hold up to twice the catalog at the peak.
+        var count = 0
+        var stack = [root]
+        while let node = stack.popLast() {
+            count += 1
+            if node.isDirectory { stack.append(contentsOf: node.children.values) }
+        }
+        out.reserveCapacity(count)
         var nextGroup: UInt64 = 0
         var groupsUsed: [Inode] = []
         func visit(_ node: TreeNode, _ path: PathBytes) {

@@ -73,23 +73,38 @@ public struct RepositoryStats: Codable, Sendable, Equatable {
     /// without o+r or o+x, and everything below a directory without o+x. `tree` maps every path
     /// (the root is the empty path) to its type and its permission bits on disk.
     public static func unreadableByOthers(_ tree: [PathBytes: (type: CatalogEntryType?, mode: UInt32)]) -> Int {
+        countUnreadable(tree, { ($0.key, $0.value.type, $0.value.mode) }, directoryMode: { tree[$0]?.mode })
+    }
+
+    /// The same count for a tree given as its catalog, with `diskMode` the permission bits each
+    /// entry has on disk. Only the directories are indexed: a tree of a million files costs a map of
+    /// its directories, not of every path.
+    public static func unreadableByOthers(_ catalog: [CatalogEntry], diskMode: (CatalogEntry) -> UInt32) -> Int {
+        var directories: [PathBytes: UInt32] = [:]
+        for e in catalog where e.type == .directory { directories[e.path] = diskMode(e) }
+        return countUnreadable(catalog, { ($0.path, $0.type, diskMode($0)) }, directoryMode: { directories[$0] })
+    }
+
+    private static func countUnreadable<S: Sequence>(_ entries: S, _ fields: (S.Element) -> (PathBytes, CatalogEntryType?, UInt32),
+                                                     directoryMode: (PathBytes) -> UInt32?) -> Int {
         var traversable: [PathBytes: Bool] = [:]
         func canEnter(_ dir: PathBytes) -> Bool {
             if let known = traversable[dir] { return known }
-            let own = (tree[dir]?.mode ?? 0) & 0o001 != 0
+            let own = (directoryMode(dir) ?? 0) & 0o001 != 0
             let result = own && (dir.isEmpty || canEnter(parent(of: dir)))
             traversable[dir] = result
             return result
         }
         var count = 0
-        for (path, e) in tree {
+        for element in entries {
+            let (path, type, mode) = fields(element)
             if !path.isEmpty && !canEnter(parent(of: path)) {
                 count += 1
                 continue
             }
-            switch e.type {
-            case .regular: if e.mode & 0o004 == 0 { count += 1 }
-            case .directory: if e.mode & 0o005 != 0o005 { count += 1 }
+            switch type {
+            case .regular: if mode & 0o004 == 0 { count += 1 }
+            case .directory: if mode & 0o005 != 0o005 { count += 1 }
             default: break
             }
         }

@@ -199,13 +199,9 @@ public final class ImageBuilder {
         let id = imageID ?? chainID ?? Digest.empty
         try applier.finish()
         let catalog = applier.snapshot()
-        var onDisk: [PathBytes: (type: CatalogEntryType?, mode: UInt32)] = [:]
-        onDisk.reserveCapacity(catalog.count)
-        for e in catalog {
-            let mode = e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable) : store.fileMode(e.mode)
-            onDisk[e.path] = (e.type, UInt32(mode))
+        unreadableByOthers = RepositoryStats.unreadableByOthers(catalog) { [worldReadable, store] e in
+            UInt32(e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable) : store.fileMode(e.mode))
         }
-        unreadableByOthers = RepositoryStats.unreadableByOthers(onDisk)
         let imagePath = repository.imagePath(id)
         let (shard, rest) = Repository.shardName(id)
         let images = try repository.makeDirectory(".images")
