@@ -49,7 +49,7 @@ extension ObjectStore {
                 // A missing name ends the chain: names are only ever added at its end.
                 guard let st = try Syscall.lstat(at: dfd, name) else { return .absent(free: name, fullSource: fullSource) }
                 meta = Metadata(mode: UInt32(st.st_mode) & 0o7777, sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
-                known[ObjectName(d, name)] = meta
+                remember(ObjectName(d, name), meta)
             }
             // The canonical inode with other metadata, or a variant whose inode was changed
             // (verify reports and repairs it): not for this file.
@@ -103,7 +103,7 @@ extension ObjectStore {
                 let claimed = pending.willCreate(object, by: self)
                 let r = name.withCString { n in free.withCString { linkat(dirfd, n, dfd, $0, 0) } }
                 if r == 0 {
-                    known[object] = want
+                    remember(object, want)
                     if free == rest {
                         objectsAdded += 1
                         bytesAdded += size
@@ -139,7 +139,7 @@ extension ObjectStore {
         let object = ObjectName(d, free)
         let claimed = pending.willCreate(object, by: self)
         if tname.withCString({ t in free.withCString { linkat(tmpFd, t, dfd, $0, 0) } }) == 0 {
-            known[object] = m
+            remember(object, m)
             if claimed { uncommitted.append(object) }
             return
         }

@@ -52,9 +52,18 @@ public final class ObjectStore {
     let objectsFd: Int32
     private var subdirFds = [Int32](repeating: -1, count: 256)
     private(set) var tmpFd: Int32 = -1
-    /// Object names known to exist, with their inode's metadata. One flat table keyed by digest and
-    /// name suffix: a build of a million small files knows a million objects.
-    var known: [ObjectName: Metadata] = [:]
+    /// Object names known to exist, with their inode's metadata: a cache in front of `lstat`, one
+    /// flat table keyed by digest and name suffix. Bounded (`knownLimit`), so that a layer of a
+    /// million small files does not keep a million entries; a name not found here is looked up on
+    /// disk, so forgetting one costs a system call, never a wrong answer.
+    private(set) var known: [ObjectName: Metadata] = [:]
+    static let knownLimit = 1 << 16
+
+    /// With `lock` held: notes that `object` exists with metadata `m`.
+    func remember(_ object: ObjectName, _ m: Metadata) {
+        if known.count >= ObjectStore.knownLimit && known[object] == nil { known.removeAll(keepingCapacity: true) }
+        known[object] = m
+    }
     /// Names whose inode reached the hard-link limit (hardlink mode).
     var full: Set<PathBytes> = []
     /// Test seam: a link count at which `link()` to an object inode counts as `EMLINK`, so the
@@ -147,7 +156,7 @@ public final class ObjectStore {
         let dfd = try subdir(dir)
         if known[ObjectName(d, rest)] != nil { return (dfd, rest) }
         guard try Syscall.lstat(at: dfd, rest) != nil else { return nil }
-        known[ObjectName(d, rest)] = Metadata(mode: 0, sec: 0, nsec: 0)
+        remember(ObjectName(d, rest), Metadata(mode: 0, sec: 0, nsec: 0))
         return (dfd, rest)
     }
 
@@ -196,7 +205,7 @@ public final class ObjectStore {
             let object = ObjectName(d, rest)
             if try Syscall.lstat(at: dfd, rest) != nil {
                 pending.noteUse(object, by: self)
-                known[object] = Metadata(mode: 0, sec: 0, nsec: 0)
+                remember(object, Metadata(mode: 0, sec: 0, nsec: 0))
                 // Stored since this file looked (another writer thread): in reflink mode, share the
                 // object's extents after all. (A copy-mode file keeps its own blocks anyway.)
                 if self.mode == .reflink {
@@ -233,7 +242,7 @@ public final class ObjectStore {
                 bytesAdded += size
                 if claimed { uncommitted.append(object) }
             }
-            known[object] = Metadata(mode: 0, sec: 0, nsec: 0)
+            remember(object, Metadata(mode: 0, sec: 0, nsec: 0))
         }
     }
 
@@ -261,7 +270,7 @@ public final class ObjectStore {
             let fd = rest.withCString { openat(dfd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o444) }
             if fd >= 0 { Syscall.close(fd); objectsAdded += 1 } else if errno != EEXIST { throw Syscall.failure("store object", d.description) }
         }
-        known[ObjectName(d, rest)] = Metadata(mode: 0o444, sec: 0, nsec: 0)
+        remember(ObjectName(d, rest), Metadata(mode: 0o444, sec: 0, nsec: 0))
     }
 
     /// Tests whether reflinks work between two files in the store's filesystem.
