@@ -14,6 +14,9 @@ public struct SyncTarget: Sendable, Hashable {
     /// The line says `--platform any`: a single-platform image is taken whatever its platform
     /// (`platform` then only chooses from an index).
     public var acceptAnyPlatform: Bool
+    /// The line says `--platform all` but its index could not be read: the platform names published
+    /// for this name before (`<name>@<platform>`) are kept, since their platforms are unknown, not gone.
+    public var keepsPlatformNames = false
 
     public init(name: PublishedName, reference: ImageReference, platform: Platform, origin: String, acceptAnyPlatform: Bool = false) {
         self.name = name
@@ -148,7 +151,10 @@ public final class SyncEngine: @unchecked Sendable {
         // 2. Which names leave?
         let wanted = Set(targets.map(\.name.description))
         let published = repository.publishedNames()
-        var leaving = options.removeUnlisted ? published.map(\.name).filter { !wanted.contains($0) } : []
+        let platformsUnknown = Set(targets.filter(\.keepsPlatformNames).map(\.name.description))
+        var leaving = options.removeUnlisted ? published.map(\.name).filter { name in
+            !wanted.contains(name) && !((try? PublishedName(name))?.platformOf.map { platformsUnknown.contains($0.name) } ?? false)
+        } : []
         // The shrink guard is a state, not a one-run warning: while removals are held, the
         // recorded list size stays the one from before the shrink, so later runs keep holding them
         // until an operator passes --force or the list grows back (design §3 step 6).
