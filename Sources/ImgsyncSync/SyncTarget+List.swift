@@ -47,9 +47,8 @@ extension SyncTarget {
                 switch offers.removeValue(forKey: image.reference) ?? .success([]) {
                 case .failure(let error):
                     // Its platforms are unknown, not gone: the names published before stay.
-                    issue("cannot read the platforms of \(image.reference): \(ImageList.message(error))")
                     var target = SyncTarget(name: image.name, reference: image.reference, platform: defaultPlatform, origin: origin)
-                    target.keepsPlatformNames = true
+                    target.platformsUnknown = "cannot read the platforms of \(image.reference): \((error as? ImgsyncError)?.description ?? "\(error)")"
                     made = [target]
                 case .success(let platforms) where platforms.isEmpty:
                     // A single-platform image whose config names no platform: the plain name only.

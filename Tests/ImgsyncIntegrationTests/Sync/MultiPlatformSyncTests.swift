@@ -135,6 +135,13 @@ import Testing
             #expect(read(root + "/org/multi:2/x") == "amd64 2" && read(root + "/org/multi:2@linux-amd64/x") == "amd64 2")
             #expect(!exists(root + "/org/multi:1@linux-arm64-v8"), "a platform that left the index leaves with it")
             #expect(read(root + "/org/multi:1@linux-s390x/x") == "s390x 2" && read(root + "/org/multi:1/x") == "amd64 2")
+
+            // The all line's tag vanishes: its platforms are unknown, not gone; every name stays.
+            try FileManager.default.removeItem(atPath: reg.storage + "/docker/registry/v2/repositories/org/multi/_manifests/tags/1")
+            let third = try await imgsync(sync)
+            #expect(third.status == 1 && third.output.contains("cannot read the platforms of \(reg.name)/org/multi:1"), "\(third.output)")
+            #expect(read(root + "/org/multi:1@linux-s390x/x") == "s390x 2" && read(root + "/org/multi:1@linux-amd64/x") == "amd64 2")
+            #expect(read(root + "/org/multi:1/x") == "amd64 2")
         }
     }
 
