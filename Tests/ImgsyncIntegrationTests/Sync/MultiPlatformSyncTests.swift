@@ -21,6 +21,16 @@ import Testing
        {"platform":{"os":"linux","architecture":"amd64"},"layers":[{"files":{"x":"amd64 2"}}]}]}]
     """
 
+    /// A registry where org/multi:1 and org/multi:2 are the "three" index; and the layout, to push "noarm".
+    static func registry(_ env: FakeEnvironment) async throws -> (LocalRegistry, String) {
+        let reg = try await env.registry()
+        let (layout, _) = try await env.layout(images)
+        for tag in ["1", "2"] {
+            try await env.push(layout, tag: "three", to: "\(reg.name)/org/multi:\(tag)", all: true)
+        }
+        return (reg, layout)
+    }
+
     func imgsync(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         do { return (0, try await ChildProcess.run([imgsyncExecutable] + arguments)) } catch let f as CommandFailed { return (f.status, f.output) }
     }
@@ -39,9 +49,7 @@ import Testing
 
     @Test func twoPlatformsArePublishedListedVerifiedAndADroppedOneIsCollected() async throws {
         try await withFakeEnvironment { env in
-            let reg = try await env.registry()
-            let (layout, _) = try await env.layout(Self.images)
-            try await env.push(layout, tag: "three", to: "\(reg.name)/org/multi:1", all: true)
+            let (reg, _) = try await Self.registry(env)
             let root = env.dir.file("root"), list = env.dir.file("images.txt")
             let sync = ["sync", "--images", list, "--root", root, "--ca-file", env.ca.caCert, "--grace", "0s", "--log-level", "error"]
             try env.dir.write("images.txt", "\(reg.name)/org/multi:1 --platform linux/arm64/v8,linux/amd64,linux/s390x\n")
@@ -102,10 +110,7 @@ import Testing
 
     @Test func allLeavesAttestationsOutAndAMissingPlatformFailsOnlyItsLine() async throws {
         try await withFakeEnvironment { env in
-            let reg = try await env.registry()
-            let (layout, _) = try await env.layout(Self.images)
-            try await env.push(layout, tag: "three", to: "\(reg.name)/org/multi:1", all: true)
-            try await env.push(layout, tag: "three", to: "\(reg.name)/org/multi:2", all: true)
+            let (reg, layout) = try await Self.registry(env)
             let root = env.dir.file("root"), list = env.dir.file("images.txt")
             let sync = ["sync", "--images", list, "--root", root, "--ca-file", env.ca.caCert, "--log-level", "error"]
             try env.dir.write("images.txt", """
@@ -147,10 +152,7 @@ import Testing
 
     @Test func addChecksEveryListedPlatform() async throws {
         try await withFakeEnvironment { env in
-            let reg = try await env.registry()
-            let (layout, _) = try await env.layout(Self.images)
-            try await env.push(layout, tag: "three", to: "\(reg.name)/org/multi:1", all: true)
-            try await env.push(layout, tag: "three", to: "\(reg.name)/org/multi:2", all: true)
+            let (reg, _) = try await Self.registry(env)
             let list = env.dir.file("images.txt")
             try env.dir.write("images.txt", "")
             let common = ["--images", list, "--ca-file", env.ca.caCert]
