@@ -53,12 +53,6 @@ public enum PlatformRequest: Sendable, Hashable {
         case .all: return allKeyword
         }
     }
-
-    /// Whether every platform gets a tree of its own, published under a platform name as well.
-    public var isMultiPlatform: Bool {
-        if case .one = self { return false }
-        return true
-    }
 }
 
 extension PlatformSelector {
