@@ -166,6 +166,13 @@ import Testing
             let all = try await imgsync(["add", "\(reg.name)/org/multi:2", "--platform", "all"] + common)
             #expect(all.status == 0 && all.output.contains("linux/s390x"), "\(all.output)")
             #expect(read(list) == "\(reg.name)/org/multi:1 --platform linux/arm64,linux/amd64\n\(reg.name)/org/multi:2 --platform all\n")
+
+            // check resolves every platform a line names.
+            let fine = try await imgsync(["check"] + common)
+            #expect(fine.status == 0, "\(fine.output)")
+            try env.dir.write("images.txt", "\(reg.name)/org/multi:1 --platform linux/amd64,linux/ppc64le\n")
+            let bad = try await imgsync(["check"] + common)
+            #expect(bad.status == 1 && bad.output.contains("images.txt:1: ") && bad.output.contains("has no image for linux/ppc64le"), "\(bad.output)")
         }
     }
 }
