@@ -12,8 +12,9 @@ public struct ImageListEntry: Sendable, Hashable {
     public let reference: ImageReference
     /// The tag pattern, for a line whose tag holds `*`, `?` or `[…]`.
     public let pattern: TagPattern?
-    /// The platform given with `--platform` on the line, normalised (`linux/arm64/v8`), or `any`
-    /// (`Platform.anyKeyword`: a single-platform image is taken whatever its platform), if any.
+    /// The platform given with `--platform` on the line, normalised (`linux/arm64/v8`), `any`
+    /// (`Platform.anyKeyword`: a single-platform image is taken whatever its platform), several
+    /// separated by commas (`linux/amd64,linux/arm64/v8`) or `all`, if any (see `PlatformRequest`).
     public let platform: String?
 
     public var isPattern: Bool { pattern != nil }
@@ -48,7 +49,7 @@ public struct ImageListIssue: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The image list (OSG `docker_images.txt` format): one reference a line, `#` comments, an optional
-/// trailing ` # comment` and an optional `--platform os/arch[/variant]` per line. See docs/image-list.md.
+/// trailing ` # comment` and an optional `--platform os/arch[/variant][,…]` (or `any`, `all`) per line. See docs/image-list.md.
 ///
 /// Parsing never fails as a whole: a bad line becomes an issue and the other lines still count.
 /// Published-name collisions depend on the naming (registry kept or not) and on glob expansion, so
@@ -135,7 +136,7 @@ enum ImageListLine: Equatable {
             let token = tokens[i]
             var value: Substring?
             if token == "--platform" {
-                guard i + 1 < tokens.count else { return .invalid("--platform needs a value (os/arch[/variant])") }
+                guard i + 1 < tokens.count else { return .invalid("--platform needs a value (os/arch[/variant][,…], any or all)") }
                 value = tokens[i + 1]
                 i += 2
             } else if token.hasPrefix("--platform=") {
@@ -146,7 +147,7 @@ enum ImageListLine: Equatable {
             }
             guard platform == nil else { return .invalid("--platform is given twice") }
             do {
-                platform = String(value!) == Platform.anyKeyword ? Platform.anyKeyword : try Platform(parsing: String(value!)).description
+                platform = try PlatformRequest.normalised(String(value!))
             } catch let error as ImgsyncError {
                 return .invalid(error.message)
             } catch {

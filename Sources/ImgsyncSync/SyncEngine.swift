@@ -14,6 +14,10 @@ public struct SyncTarget: Sendable, Hashable {
     /// The line says `--platform any`: a single-platform image is taken whatever its platform
     /// (`platform` then only chooses from an index).
     public var acceptAnyPlatform: Bool
+    /// Set when the line says `--platform all` but its index could not be read (why): the target
+    /// fails with this message, and the name and the platform names published for it before
+    /// (`<name>@<platform>`) stay as they are, since its platforms are unknown, not gone.
+    public var platformsUnknown: String?
 
     public init(name: PublishedName, reference: ImageReference, platform: Platform, origin: String, acceptAnyPlatform: Bool = false) {
         self.name = name
@@ -148,7 +152,10 @@ public final class SyncEngine: @unchecked Sendable {
         // 2. Which names leave?
         let wanted = Set(targets.map(\.name.description))
         let published = repository.publishedNames()
-        var leaving = options.removeUnlisted ? published.map(\.name).filter { !wanted.contains($0) } : []
+        let platformsUnknown = Set(targets.filter { $0.platformsUnknown != nil }.map(\.name.description))
+        var leaving = options.removeUnlisted ? published.map(\.name).filter { name in
+            !wanted.contains(name) && !((try? PublishedName(name))?.platformOf.map { platformsUnknown.contains($0.name) } ?? false)
+        } : []
         // The shrink guard is a state, not a one-run warning: while removals are held, the
         // recorded list size stays the one from before the shrink, so later runs keep holding them
         // until an operator passes --force or the list grows back (design §3 step 6).
@@ -277,6 +284,10 @@ public final class SyncEngine: @unchecked Sendable {
     /// HEAD the tag; unchanged when it still names what is published and the tree is intact.
     func check(_ target: SyncTarget, state: RepositoryState) async -> Check {
         var result = newResult(target)
+        if let unknown = target.platformsUnknown {
+            result.error = unknown
+            return .failed(result)
+        }
         let head: ManifestHead
         do {
             head = try await client.headManifest(target.reference)

@@ -1,5 +1,6 @@
 import ImgsyncCore
 import ImgsyncRegistry
+import ImgsyncRepository
 
 extension SyncTarget {
     /// The sync targets of a parsed list: globs expanded through `tags/list`, names assigned, each
@@ -17,18 +18,105 @@ extension SyncTarget {
         var targets: [SyncTarget] = []
         var linesWithImages: Set<Int> = []
         var linesWithIssues = Set((list.issues + expandIssues).map(\.line))
+        // `--platform all`: the index is read first, a few at a time.
+        let everyPlatform = listed.filter { $0.platform == PlatformRequest.allKeyword }.map(\.reference)
+        let offered = await boundedMap(everyPlatform, limit: 8) { reference in
+            await Result.capturing { try await client.platforms(of: reference) }
+        }
+        var offers = Dictionary(zip(everyPlatform, offered), uniquingKeysWith: { a, _ in a })
         for image in listed {
-            do {
-                let (platform, acceptAny) = try Platform.request(image.platform, default: defaultPlatform)
-                targets.append(SyncTarget(name: image.name, reference: image.reference, platform: platform,
-                                          origin: "\(list.source):\(image.line)", acceptAnyPlatform: acceptAny))
-                linesWithImages.insert(image.line)
-            } catch {
-                issues.append("\(list.source):\(image.line): \(error)")
+            let origin = "\(list.source):\(image.line)"
+            func issue(_ message: String) {
+                issues.append("\(origin): \(message)")
                 linesWithIssues.insert(image.line)
             }
+            let request: PlatformRequest
+            do {
+                request = try PlatformRequest(image.platform, default: defaultPlatform)
+            } catch {
+                issue("\(error)")
+                continue
+            }
+            var made: [SyncTarget]
+            switch request {
+            case .one(let platform, let acceptAny):
+                made = [SyncTarget(name: image.name, reference: image.reference, platform: platform, origin: origin, acceptAnyPlatform: acceptAny)]
+            case .several(let platforms):
+                made = platformTargets(image, platforms, plain: platforms[0], origin: origin, issue: issue)
+            case .all:
+                switch offers.removeValue(forKey: image.reference) ?? .success([]) {
+                case .failure(let error):
+                    // Its platforms are unknown, not gone: the names published before stay.
+                    var target = SyncTarget(name: image.name, reference: image.reference, platform: defaultPlatform, origin: origin)
+                    target.platformsUnknown = "cannot read the platforms of \(image.reference): \((error as? ImgsyncError)?.description ?? "\(error)")"
+                    made = [target]
+                case .success(let platforms) where platforms.isEmpty:
+                    // A single-platform image whose config names no platform: the plain name only.
+                    made = [SyncTarget(name: image.name, reference: image.reference, platform: defaultPlatform, origin: origin, acceptAnyPlatform: true)]
+                case .success(let platforms):
+                    let plain = platforms.first { $0.matches(defaultPlatform) } ?? platforms[0]
+                    made = platformTargets(image, platforms, plain: plain, origin: origin, issue: issue)
+                }
+            }
+            targets += made
+            if !made.isEmpty { linesWithImages.insert(image.line) }
         }
         return (targets, issues, linesWithIssues.subtracting(linesWithImages).count)
+    }
+
+    /// The targets of a multi-platform line: the plain name for `plain`, and each platform under its
+    /// platform name (`PublishedName.platformName`). A platform that cannot be named is an issue.
+    static func platformTargets(_ image: ListedImage, _ platforms: [Platform], plain: Platform, origin: String,
+                                issue: (String) -> Void) -> [SyncTarget] {
+        var made = [SyncTarget(name: image.name, reference: image.reference, platform: plain, origin: origin)]
+        for platform in platforms {
+            do {
+                guard let suffix = platform.pathSuffix else {
+                    throw ImgsyncError(.invalidArgument, "its os, architecture or variant holds characters other than a-z, 0-9, . and _")
+                }
+                made.append(SyncTarget(name: try image.name.platformName(suffix), reference: image.reference, platform: platform, origin: origin))
+            } catch {
+                issue("platform \(platform) of \(image.reference) cannot be published: \(ImageList.message(error))")
+            }
+        }
+        return made
+    }
+}
+
+extension RegistryClient {
+    /// The platforms `reference` offers, for `--platform all`: an index's (`PlatformSelector.platforms`,
+    /// in index order), or the one a single-platform image's config names (none when it names none).
+    /// Throws when the index offers no platform image.
+    public func platforms(of reference: ImageReference) async throws -> [Platform] {
+        let top = try await fetchManifest(reference)
+        guard case .index(let index, _) = top.document else {
+            return try await resolve(reference, acceptAnyPlatform: true).platform.map { [$0] } ?? []
+        }
+        let platforms = PlatformSelector.platforms(in: index)
+        if platforms.isEmpty {
+            throw PlatformSelector.noMatch(reference.description, platform: .linuxAMD64, available: [])
+        }
+        return platforms
+    }
+
+    /// Resolves `reference` for every platform `request` names (for `all`, every one it offers), in
+    /// order, as `imgsync add` and `imgsync check` verify a line: the first that fails throws (a
+    /// missing platform names the image, the platform and what the index has).
+    public func resolve(_ reference: ImageReference, for request: PlatformRequest) async throws -> [ResolvedImage] {
+        switch request {
+        case .one(let platform, let acceptAny):
+            return [try await resolve(reference, platform: platform, acceptAnyPlatform: acceptAny)]
+        case .several(let platforms):
+            var out: [ResolvedImage] = []
+            for platform in platforms { out.append(try await resolve(reference, platform: platform)) }
+            return out
+        case .all:
+            let platforms = try await self.platforms(of: reference)
+            if platforms.isEmpty { return [try await resolve(reference, acceptAnyPlatform: true)] }
+            var out: [ResolvedImage] = []
+            for platform in platforms { out.append(try await resolve(reference, platform: platform)) }
+            return out
+        }
     }
 }
 

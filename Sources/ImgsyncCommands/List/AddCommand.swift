@@ -28,7 +28,7 @@ public struct AddCommand: AsyncParsableCommand {
     @Option(help: "The image list file to edit.")
     var images: String = "images.txt"
 
-    @Option(help: "Platform for this image (os/arch[/variant]), written on its line as --platform.")
+    @Option(help: "Platform(s) for this image (os/arch[/variant][,…], any or all), written on its line as --platform.")
     var platform: String?
 
     @Flag(help: "Published names keep the registry (as the sync is configured); used to detect name collisions.")
@@ -52,7 +52,7 @@ public struct AddCommand: AsyncParsableCommand {
         }
         do {
             _ = try ImageList.parseReference(reference)
-            _ = try Platform.request(platform, default: .linuxAMD64)
+            _ = try PlatformRequest(platform, default: .linuxAMD64)
         } catch let error as ImgsyncError {
             throw ValidationError(error.message)
         }
@@ -88,9 +88,10 @@ public struct AddCommand: AsyncParsableCommand {
                 }
                 // Resolved, not just HEADed: a single-platform image for another platform than the
                 // line asks for (or the default) would fail every sync.
-                let (wanted, acceptAny) = try Platform.request(platform, default: try Platform(parsing: ImgsyncSync.defaultPlatform))
-                let image = try await client.resolve(ref, platform: wanted, acceptAnyPlatform: acceptAny)
-                return "\(image.digest) (\(image.platform?.description ?? wanted.description): \(image.manifestDigest))"
+                let fallback = try Platform(parsing: ImgsyncSync.defaultPlatform)
+                let images = try await client.resolve(ref, for: try PlatformRequest(platform, default: fallback))
+                let each = images.map { "\($0.platform?.description ?? fallback.description): \($0.manifestDigest)" }
+                return "\(images[0].digest) (\(each.joined(separator: ", ")))"
             }
         } catch {
             console.err("error: \(reference) cannot be added: \((error as? ImgsyncError)?.message ?? "\(error)")")

@@ -125,8 +125,8 @@ public struct CheckCommand: AsyncParsableCommand {
                     // Not `return (index, .success(try await …))` inside do/catch: see `Result.capturing`.
                     let result = await Result.capturing { () async throws -> Digest in
                         if let platform {
-                            let (wanted, acceptAny) = try Platform.request(platform, default: .linuxAMD64)
-                            return try await client.resolve(reference, platform: wanted, acceptAnyPlatform: acceptAny).digest
+                            let request = try PlatformRequest(platform, default: .linuxAMD64)
+                            return try await client.resolve(reference, for: request)[0].digest
                         }
                         return try await client.headManifest(reference).digest
                     }

@@ -4,7 +4,8 @@ import ImgsyncCore
 import ImgsyncRepository
 
 /// `imgsync list` (alias `status`): published names with their image, digests, platform, size and
-/// last sync, and trees waiting for GC.
+/// last sync, and trees waiting for GC. The platform names of a multi-platform line are shown under
+/// their plain name (`  @linux-arm64-v8`); `--json` lists them per name in `platforms`.
 public struct ListCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list",
@@ -39,9 +40,17 @@ public struct ListCommand: ParsableCommand {
             return d.hasPrefix("sha256:") ? String(d.dropFirst(7).prefix(12)) : d
         }
         var rows = [["NAME", "IMAGE", "MANIFEST", "PLATFORM", "SIZE", "PUBLISHED", "CHECKED"]]
-        for n in status.names {
-            rows.append([n.name, short(n.imageID) + (n.treePresent ? "" : " (tree missing)"), short(n.manifestDigest), n.platform ?? "-",
-                         n.bytes.map(ByteCount.format) ?? "-", MaintenanceFormat.date(n.published), MaintenanceFormat.date(n.checked)])
+        func row(_ n: RepositoryStatus.Name, as shown: String) -> [String] {
+            [shown, short(n.imageID) + (n.treePresent ? "" : " (tree missing)"), short(n.manifestDigest), n.platform ?? "-",
+             n.bytes.map(ByteCount.format) ?? "-", MaintenanceFormat.date(n.published), MaintenanceFormat.date(n.checked)]
+        }
+        // A platform name is shown under its plain name, by its suffix alone.
+        let byName = Dictionary(status.names.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for n in status.names where n.platformOf == nil {
+            rows.append(row(n, as: n.name))
+            for p in n.platforms ?? [] {
+                if let platform = byName[p.name] { rows.append(row(platform, as: "  " + p.name.dropFirst(n.name.count))) }
+            }
         }
         var out = MaintenanceFormat.table(rows)
         out += "\(MaintenanceFormat.plural(status.names.count, "name")); last sync \(MaintenanceFormat.date(status.lastSync))\n"

@@ -64,16 +64,20 @@ public struct Platform: Hashable, Sendable, CustomStringConvertible, Decodable {
     }
 
     /// The word a list line or `--platform` takes to accept a single-platform image whatever its
-    /// platform (`--platform any`); an index is then still resolved for the default platform.
+    /// platform (`--platform any`); an index is then still resolved for the default platform. See
+    /// `PlatformRequest`.
     public static let anyKeyword = "any"
 
-    /// A `--platform` value as a list line or a command gives it (`os/arch[/variant]` or `any`; nil
-    /// for none): the platform to resolve an index for, and whether a single-platform image may
-    /// have any platform.
-    public static func request(_ text: String?, default fallback: Platform) throws -> (platform: Platform, acceptAny: Bool) {
-        guard let text else { return (fallback, false) }
-        if text == anyKeyword { return (fallback, true) }
-        return (try Platform(parsing: text), false)
+    /// A short form for paths: `linux-arm64-v8`. Nil when a part holds anything but ASCII letters,
+    /// digits, `.` and `_` (a `-` inside a part would make two platforms share a suffix).
+    public var pathSuffix: String? {
+        let parts = [os, architecture] + (variant.map { [$0] } ?? [])
+        let valid = parts.allSatisfy { part in
+            !part.isEmpty && part.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F
+            }
+        }
+        return valid ? parts.joined(separator: "-") : nil
     }
 
     static func normalise(architecture: String, variant: String?) -> (String, String?) {

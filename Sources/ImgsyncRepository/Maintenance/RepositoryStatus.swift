@@ -17,6 +17,23 @@ public struct RepositoryStatus: Codable, Sendable, Equatable {
         /// From the image record: regular-file bytes before deduplication, and catalog entries.
         public var bytes: Int64?
         public var entries: Int?
+        /// For a platform name (`org/image:1@linux-arm64-v8`, a tree of a multi-platform list line):
+        /// the plain name it belongs to.
+        public var platformOf: String?
+        /// For a plain name with platform names: each platform's name, path and tree, in name order.
+        public var platforms: [PlatformTree]?
+    }
+
+    /// One platform of a multi-platform name (`imgsync list --json`).
+    public struct PlatformTree: Codable, Sendable, Equatable {
+        /// From the sync state (`linux/arm64/v8`); nil when the state has no record of the name.
+        public var platform: String?
+        /// The platform name, e.g. `org/image:1@linux-arm64-v8`.
+        public var name: String
+        /// The published path (`<root>/<name>`) and the tree it points to (`<root>/.images/…`).
+        public var path: String
+        public var tree: String
+        public var imageID: String
     }
 
     public struct Pending: Codable, Sendable, Equatable {
@@ -54,6 +71,7 @@ public struct RepositoryStatus: Codable, Sendable, Equatable {
             }
             status.names.append(n)
         }
+        status.groupPlatforms(repository)
         for id in trees.sorted() where !referenced.contains(id) {
             let since = state.unreferencedSince[id.hex]
             let record = try? repository.readImageRecord(id)
@@ -61,5 +79,18 @@ public struct RepositoryStatus: Codable, Sendable, Equatable {
                                             eligible: since?.addingTimeInterval(grace), bytes: record?.bytes))
         }
         return status
+    }
+
+    /// Marks platform names with their plain name and lists them under it (`PublishedName.platformOf`).
+    mutating func groupPlatforms(_ repository: Repository) {
+        let index = Dictionary(names.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for i in names.indices {
+            guard let (plain, _) = (try? PublishedName(names[i].name))?.platformOf, let p = index[plain] else { continue }
+            names[i].platformOf = plain
+            let tree = (try? Digest(parsing: names[i].imageID)).map(repository.imagePath) ?? ""
+            names[p].platforms = (names[p].platforms ?? []) + [PlatformTree(
+                platform: names[i].platform, name: names[i].name, path: repository.root + "/" + names[i].name, tree: tree,
+                imageID: names[i].imageID)]
+        }
     }
 }

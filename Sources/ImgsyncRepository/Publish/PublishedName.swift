@@ -23,3 +23,33 @@ public struct PublishedName: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { components.joined(separator: "/") }
 }
+
+extension PublishedName {
+    /// The name a platform's tree of a multi-platform list line is published under:
+    /// `<name>@<suffix>`, e.g. `org/image:1.0@linux-arm64-v8` (docs/image-list.md, "Several
+    /// platforms"). `suffix` is `Platform.pathSuffix`: ASCII lowercase letters, digits, `.`, `_`
+    /// and `-`.
+    public func platformName(_ suffix: String) throws -> PublishedName {
+        guard PublishedName.isPlatformSuffix(suffix) else {
+            throw ImgsyncError(.invalidArgument, "invalid platform suffix \"\(suffix)\" for \(self)")
+        }
+        return try PublishedName("\(self)@\(suffix)")
+    }
+
+    /// For a platform name (`org/image:1.0@linux-arm64-v8`), the plain name it belongs to and the
+    /// suffix; nil for any other name. Unambiguous: a tag or repository never holds `@`, and the
+    /// part after a digest's `@` holds a `:`, which a suffix never does.
+    public var platformOf: (name: String, suffix: String)? {
+        let text = description
+        let last = text.lastIndex(of: "/").map { text.index(after: $0) } ?? text.startIndex
+        guard let at = text[last...].lastIndex(of: "@") else { return nil }
+        let suffix = String(text[text.index(after: at)...])
+        guard PublishedName.isPlatformSuffix(suffix), text[last..<at].contains(":") else { return nil }
+        return (String(text[..<at]), suffix)
+    }
+
+    static func isPlatformSuffix(_ suffix: String) -> Bool {
+        suffix.utf8.first.map { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) } ?? false
+            && suffix.utf8.allSatisfy { c in (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D }
+    }
+}

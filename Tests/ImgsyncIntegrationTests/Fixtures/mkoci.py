@@ -2,7 +2,8 @@
 
 Usage: mkoci.py SPEC.json   → prints a JSON summary (digests) on stdout.
 Spec: {"layout": DIR, "images": [{"tag": T, "index": bool, "manifests": [M...]}]}
-M: {"platform": {"os","architecture","variant"?}, "config": {"Env","Entrypoint","Cmd","Labels"},
+M: {"platform": {"os","architecture","variant"?}, "annotations": {...}? (on its index entry),
+    "config": {"Env","Entrypoint","Cmd","Labels"},
     "layers": [{"files": {path: text}, "random_file": [path, size]?, "tar": PATH?, "compression": "gzip"|"zstd"|"none"}]}
     ("tar" takes a prebuilt uncompressed tar file instead of "files")
 """
@@ -113,7 +114,10 @@ def manifest(m):
             "layers": layers}
     data = json.dumps(body).encode()
     digest, size = put(data)
-    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "platform": p}, \
+    entry = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "platform": p}
+    if "annotations" in m:
+        entry["annotations"] = m["annotations"]
+    return entry, \
         {"config": cdigest, "layers": layers, "diff_ids": diff_ids}
 
 
