@@ -25,6 +25,10 @@ public enum BuildWorker {
         do {
             result = try build(WorkerFrameReader(fd: input))
         } catch {
+            // The parent closes the lifeline before the input when it gives up, so an input that
+            // ended is the parent leaving when the lifeline is closed too: exit as the watcher
+            // would have (it may not have run yet on a busy machine).
+            if isClosed(lifeline: lifeline) { return abandoned }
             result = WorkerResult(error: ReportedError(error))
         }
         var line = (try? JSONEncoder().encode(result)).map { Array($0) } ?? Array(#"{"error":{"message":"the build worker could not encode its result"}}"#.utf8)
@@ -37,6 +41,12 @@ public enum BuildWorker {
             written += n
         }
         return result.error == nil ? 0 : 1
+    }
+
+    /// Whether the lifeline's writing end is closed (without waiting and without reading).
+    private static func isClosed(lifeline: Int32) -> Bool {
+        var p = pollfd(fd: lifeline, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) == 1 && p.revents & Int16(POLLHUP) != 0
     }
 
     /// Exits at once when the lifeline reaches end of file: its only writer is the parent.
