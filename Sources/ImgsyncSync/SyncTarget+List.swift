@@ -63,7 +63,14 @@ extension ResolvedImage {
 extension ImageList {
     /// The list reduced to the entry on `line` (for `imgsync add --sync`).
     public func only(line: Int) -> ImageList {
-        ImageList(source: source, entries: entries.filter { $0.line == line }, issues: issues.filter { $0.line == line },
-                  lineCount: lineCount)
+        only(lines: [line])
+    }
+
+    /// The list reduced to the entries on `lines` (a partial sync: `imgsync serve` after a push).
+    /// A sync of it must not unpublish anything (`SyncOptions.removeUnlisted` false): the other
+    /// entries were not looked at.
+    public func only(lines: Set<Int>) -> ImageList {
+        ImageList(source: source, entries: entries.filter { lines.contains($0.line) },
+                  issues: issues.filter { lines.contains($0.line) }, lineCount: lineCount)
     }
 }
