@@ -131,7 +131,11 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         // Unit tests of `imgsync serve`'s pure parts: webhook parsing, matching, the queue.
-        .testTarget(name: "ImgsyncServeTests", dependencies: ["ImgsyncServe", "ImgsyncSync", "ImgsyncRegistry", "ImgsyncCore"]),
+        .testTarget(
+            name: "ImgsyncServeTests",
+            dependencies: ["ImgsyncServe", "ImgsyncSync", "ImgsyncRegistry", "ImgsyncCore",
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "ImgsyncCommandsTests",
             dependencies: ["ImgsyncCommands", "ImgsyncCore", "ImgsyncRepository", "ImgsyncTestSupport"]
