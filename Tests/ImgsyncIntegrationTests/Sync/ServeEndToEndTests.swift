@@ -91,9 +91,11 @@ import Testing
             let service = try await serve(env, port: port, root: root, ["--initial-delay", "1h", "--debounce", "6s"])
 
             try await env.push(layout, tag: "single", to: "\(reg.name)/org/app:burst-0")
+            let pushed = Date()
             // Unlisted: acknowledged and ignored.
             try await env.push(layout, tag: "docker", to: "\(reg.name)/org/unlisted:1")
             try await eventually("org/app:burst-0 is published after its push") { published(root, "org/app:burst-0") }
+            print("serve: push to published tree: \(String(format: "%.1f", Date().timeIntervalSince(pushed))) s (debounce 6 s)")
             try await eventually("the run ends") { events(env, "run-end") == 1 }
             #expect(!published(root, "org/unlisted:1"))
 
@@ -157,6 +159,28 @@ import Testing
             let since = try #require(try await metric(service, "imgsync_serve_seconds_since_last_success").flatMap(Double.init))
             #expect(since >= 0)
             try await stop(service)
+        }
+    }
+
+    @Test func sigtermAbandonsTheRunInProgressCleanly() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: SyncCrashTests.imgsync), "imgsync is not built at \(SyncCrashTests.imgsync)")
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            let (layout, _) = try await env.layout(standardImages)
+            try await env.push(layout, tag: "single", to: "\(reg.name)/org/app:1")
+            try env.dir.write("images.txt", "\(reg.name)/org/app:1\n")
+            let root = env.dir.file("root"), release = env.dir.file("release")
+            // The first sync stops in its before-change hook until the test releases it.
+            let hook = "while [ ! -e \(release) ]; do sleep 0.2; done"
+            let service = try await serve(env, port: try freePort(), root: root,
+                                          ["--before-change", hook, "--stop-timeout", "2s"])
+            defer { FileManager.default.createFile(atPath: release, contents: nil) }
+            try await eventually("the first sync runs") { try await request(service.url + "/status").body.contains(#""running" : "full""#) }
+            kill(service.process.process.processIdentifier, SIGTERM)
+            try await eventually("serve exits after SIGTERM and the stop timeout", timeout: 60) { !service.process.process.isRunning }
+            #expect(service.process.process.terminationStatus == 0)
+            #expect(!published(root, "org/app:1"), "the abandoned run published nothing")
+            #expect(events(env, "run-end") == 0)
         }
     }
 
