@@ -83,14 +83,8 @@ public struct ServeCommand: AsyncParsableCommand {
         let signals = StopSignals()
 
         try await options.registryOptions.withClient(logger: logger) { [options] client in
-            let list: ImageList?
-            do {
-                list = try await ImageList.load(options.images, client: client)
-            } catch {
-                logger.warning("the list could not be read yet (\(error)); pushes are queued unfiltered until a run reads it")
-                list = nil
-            }
-            let scheduler = ServeScheduler(schedule: schedule, queue: queue, list: list, logger: logger) { pushes in
+            let scheduler = ServeScheduler(schedule: schedule, queue: queue, list: nil, logger: logger,
+                                           loadList: { try await ImageList.load(options.images, client: client) }) { pushes in
                 await options.sync(client: client, logger: logger, command: "serve",
                                    select: pushes.map { pushes in { $0.lines(updatedBy: pushes) } })
             }

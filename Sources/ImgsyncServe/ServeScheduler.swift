@@ -63,9 +63,14 @@ public actor ServeScheduler {
     let runner: SyncRunner
     let logger: Logger
     private(set) var queue: PushQueue
-    /// The list as the last run read it (nil before the first): pushes for repositories it does
-    /// not list are ignored on arrival.
+    /// The list as last read (by a run, or on a push when older than `listMaxAge`): pushes for
+    /// entries it does not have are ignored on arrival. Nil until it could be read: pushes are then
+    /// queued unfiltered (the run matches them against the list it reads).
     private(set) var list: ImageList?
+    private var listRead = Date.distantPast
+    let loadList: (@Sendable () async throws -> ImageList)?
+    /// A push re-reads the list when it is older than this, so that an entry just added is matched.
+    let listMaxAge: Double = 30
     private(set) var nextFullSync: Date
     private var retryAfter = Date.distantPast
     private var stopping = false
@@ -78,11 +83,13 @@ public actor ServeScheduler {
     /// The newest result of each name any run looked at.
     public private(set) var results: [String: ImageResult] = [:]
 
-    public init(schedule: ServeSchedule, queue: PushQueue, list: ImageList?, logger: Logger, runner: @escaping SyncRunner,
-                now: Date = Date()) {
+    public init(schedule: ServeSchedule, queue: PushQueue, list: ImageList?, logger: Logger,
+                loadList: (@Sendable () async throws -> ImageList)? = nil, runner: @escaping SyncRunner, now: Date = Date()) {
         self.schedule = schedule
         self.queue = queue
         self.list = list
+        self.loadList = loadList
+        if list != nil { listRead = Date() }
         self.logger = logger
         self.runner = runner
         nextFullSync = now.addingTimeInterval(schedule.initialDelay)
@@ -90,7 +97,8 @@ public actor ServeScheduler {
 
     /// Queues the pushes that update a listed entry and returns them; the others are ignored.
     /// Throws when the queue cannot be written (the caller answers 503: the registry retries).
-    public func receive(_ pushes: [RegistryPush], at time: Date = Date()) throws -> [RegistryPush] {
+    public func receive(_ pushes: [RegistryPush], at time: Date = Date()) async throws -> [RegistryPush] {
+        if !pushes.isEmpty { await refreshList() }
         let wanted = list.map { list in pushes.filter { !list.lines(updatedBy: [$0]).isEmpty } } ?? pushes
         try queue.add(wanted, at: time)
         if !wanted.isEmpty {
@@ -100,6 +108,16 @@ public actor ServeScheduler {
     }
 
     public var queueDepth: Int { queue.depth }
+
+    private func refreshList() async {
+        guard let loadList, Date().timeIntervalSince(listRead) >= listMaxAge else { return }
+        do {
+            list = try await loadList()
+            listRead = Date()
+        } catch {
+            logger.warning("the list could not be read (\(error)); pushes are matched against the list as last read")
+        }
+    }
 
     /// Runs syncs when they are due until `stop()`; returns after the run in progress then.
     public func run() async {
@@ -131,17 +149,19 @@ public actor ServeScheduler {
     func perform(_ kind: RunKind) async {
         let snapshot = queue.pending
         running = kind
-        let scheduled = Date() >= nextFullSync
         logger.info("\(kind == .full ? "full sync" : "sync of \(snapshot.pushes.count) push(es)") starting")
         let run = await runner(kind == .full ? nil : snapshot.pushes)
         running = nil
         runs[kind, default: 0] += 1
         lastRun = run
-        if let list = run.list { self.list = list }
+        if let list = run.list {
+            self.list = list
+            listRead = Date()
+        }
         if run.succeeded { lastSuccess = run.finished }
         for image in run.report?.images ?? [] { results[image.name] = image }
         if kind == .full { lastFull = run }
-        if scheduled || kind == .full { nextFullSync = Date().addingTimeInterval(schedule.nextInterval()) }
+        if kind == .full { nextFullSync = Date().addingTimeInterval(schedule.nextInterval()) }
         if run.status == 2 {
             retryAfter = Date().addingTimeInterval(schedule.retryDelay)
             logger.warning("the sync did nothing (\(run.error ?? "exit 2")); \(queue.depth) queued push(es) wait \(Int(schedule.retryDelay)) s")

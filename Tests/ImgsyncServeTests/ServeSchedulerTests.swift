@@ -7,7 +7,7 @@ import Testing
 
 /// The scheduler's decisions at given times (no clocks: `due(_:)` is asked about explicit dates).
 @Suite struct ServeSchedulerTests {
-    let start = Date(timeIntervalSince1970: 1_000_000)
+    let start = Date()
     let list = ImageList.parse(text: "r.example/org/app:v*\nr.example/org/fixed:1\n", source: "images.txt")
 
     func push(_ repository: String, _ tag: String) throws -> RegistryPush {
@@ -37,6 +37,14 @@ import Testing
         let queued = try await s.receive([try push("org/other", "1"), try push("org/app", "v2"), try push("org/fixed", "2")], at: start)
         #expect(queued.map(\.description) == ["r.example/org/app:v2"])
         #expect(await s.queueDepth == 1)
+    }
+
+    @Test func aPushReadsTheListWhenItHasNone() async throws {
+        let s = ServeScheduler(schedule: ServeSchedule(), queue: try PushQueue(path: nil), list: nil, logger: Logger(label: "test"),
+                               loadList: { ImageList.parse(text: "r.example/org/new:1\n", source: "images.txt") },
+                               runner: { _ in SyncRun(status: 0, report: nil) })
+        let queued = try await s.receive([try push("org/new", "1"), try push("org/app", "v1")])
+        #expect(queued.map(\.description) == ["r.example/org/new:1"], "matched against the list just read")
     }
 
     @Test func pushesWaitForTheDebounceAndCoalesce() async throws {
@@ -82,6 +90,7 @@ import Testing
         _ = try await s.receive([try push("org/app", "v1")], at: start)
         await s.perform(.partial)
         #expect(await s.queueDepth == 1)
-        #expect(await s.due(Date()) == nil, "retried after the retry delay, not at once")
+        #expect(await s.due(Date().addingTimeInterval(45)) == nil, "retried after the retry delay (60 s), not after the debounce")
+        #expect(await s.due(Date().addingTimeInterval(61)) == .partial)
     }
 }
