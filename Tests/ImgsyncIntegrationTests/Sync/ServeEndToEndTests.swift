@@ -79,14 +79,22 @@ import Testing
         #expect(service.process.process.terminationStatus == 0)
     }
 
-    @Test func registryPushesOfMatchingTagsArePublishedAndABurstIsOneRun() async throws {
+    /// A registry that notifies the service about to be started on `port`, the standard images in an
+    /// OCI layout, `images.txt` holding `list`: `body(env, registry, layout, port, root)`.
+    func withNotifyingRegistry(list: (LocalRegistry) -> String,
+                               _ body: (FakeEnvironment, LocalRegistry, String, Int, String) async throws -> Void) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: SyncCrashTests.imgsync), "imgsync is not built at \(SyncCrashTests.imgsync)")
         try await withFakeEnvironment { env in
             let port = try freePort()
             let reg = try await env.registry(notify: "http://127.0.0.1:\(port)/webhook", notifyToken: Self.token)
             let (layout, _) = try await env.layout(standardImages)
-            try env.dir.write("images.txt", "\(reg.name)/org/app:burst-*\n")
-            let root = env.dir.file("root")
+            try env.dir.write("images.txt", list(reg))
+            try await body(env, reg, layout, port, env.dir.file("root"))
+        }
+    }
+
+    @Test func registryPushesOfMatchingTagsArePublishedAndABurstIsOneRun() async throws {
+        try await withNotifyingRegistry(list: { "\($0.name)/org/app:burst-*\n" }) { env, reg, layout, port, root in
             // No scheduled sync during the test: only pushes make runs.
             let service = try await serve(env, port: port, root: root, ["--initial-delay", "1h", "--debounce", "6s"])
 
@@ -185,13 +193,7 @@ import Testing
     }
 
     @Test func aPushQueuedBeforeARestartIsStillPublished() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: SyncCrashTests.imgsync), "imgsync is not built at \(SyncCrashTests.imgsync)")
-        try await withFakeEnvironment { env in
-            let port = try freePort()
-            let reg = try await env.registry(notify: "http://127.0.0.1:\(port)/webhook", notifyToken: Self.token)
-            let (layout, _) = try await env.layout(standardImages)
-            try env.dir.write("images.txt", "\(reg.name)/org/app:v*\n")
-            let root = env.dir.file("root")
+        try await withNotifyingRegistry(list: { "\($0.name)/org/app:v*\n" }) { env, reg, layout, port, root in
             // Nothing runs in the first service: the push stays queued.
             let first = try await serve(env, port: port, root: root, ["--initial-delay", "1h", "--debounce", "1h"])
             try await env.push(layout, tag: "single", to: "\(reg.name)/org/app:v9")
