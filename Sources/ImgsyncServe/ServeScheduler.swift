@@ -152,12 +152,18 @@ public actor ServeScheduler {
         logger.info("\(kind == .full ? "full sync" : "sync of \(snapshot.pushes.count) push(es)") starting")
         let run = await runner(kind == .full ? nil : snapshot.pushes)
         running = nil
-        runs[kind, default: 0] += 1
-        lastRun = run
         if let list = run.list {
             self.list = list
             listRead = Date()
         }
+        if kind == .partial && run.status == 0 && run.report == nil {
+            // The pushes update nothing the list (read again) still has: no run took place.
+            logger.info("the queued pushes match no entry of the list any more; nothing to sync")
+            try? queue.remove(snapshot)
+            return
+        }
+        runs[kind, default: 0] += 1
+        lastRun = run
         if run.succeeded { lastSuccess = run.finished }
         for image in run.report?.images ?? [] { results[image.name] = image }
         if kind == .full { lastFull = run }

@@ -11,7 +11,7 @@ import Testing
     func endpoints(_ access: WebhookAccess) throws -> (ServeEndpoints, ServeScheduler) {
         let list = ImageList.parse(text: "r.example/org/app:1\n", source: "images.txt")
         let scheduler = ServeScheduler(schedule: ServeSchedule(), queue: try PushQueue(path: nil), list: list,
-                                       logger: Logger(label: "test"), runner: { _ in SyncRun(status: 0, report: nil) })
+                                       logger: Logger(label: "test"), runner: { _ in SyncRun(status: 0, report: SyncReport(root: "/r", list: "images.txt", started: Date())) })
         return (ServeEndpoints(scheduler: scheduler, access: access, root: "/nonexistent", logger: Logger(label: "test")) { true }, scheduler)
     }
 

@@ -28,7 +28,7 @@ import Testing
         return ServeScheduler(schedule: schedule, queue: try PushQueue(path: nil), list: list, logger: Logger(label: "test"),
                               runner: { pushes in
                                   calls?.value.withLock { $0.append(pushes) }
-                                  return SyncRun(status: status, report: nil)
+                                  return SyncRun(status: status, report: status == 2 ? nil : SyncReport(root: "/r", list: "images.txt", started: Date()))
                               }, now: start)
     }
 
@@ -42,7 +42,7 @@ import Testing
     @Test func aPushReadsTheListWhenItHasNone() async throws {
         let s = ServeScheduler(schedule: ServeSchedule(), queue: try PushQueue(path: nil), list: nil, logger: Logger(label: "test"),
                                loadList: { ImageList.parse(text: "r.example/org/new:1\n", source: "images.txt") },
-                               runner: { _ in SyncRun(status: 0, report: nil) })
+                               runner: { _ in SyncRun(status: 0, report: SyncReport(root: "/r", list: "images.txt", started: Date())) })
         let queued = try await s.receive([try push("org/new", "1"), try push("org/app", "v1")])
         #expect(queued.map(\.description) == ["r.example/org/new:1"], "matched against the list just read")
     }
@@ -83,6 +83,16 @@ import Testing
         await s.perform(.full)
         #expect(calls.all.count == 2)
         #expect(calls.all.last! == nil, "a full sync is asked for with no pushes")
+    }
+
+    @Test func pushesTheListNoLongerHasAreDroppedWithoutARun() async throws {
+        let s = ServeScheduler(schedule: ServeSchedule(), queue: try PushQueue(path: nil), list: list, logger: Logger(label: "test"),
+                               runner: { _ in SyncRun(status: 0, report: nil) })
+        _ = try await s.receive([try push("org/app", "v1")], at: start)
+        await s.perform(.partial)
+        #expect(await s.queueDepth == 0)
+        #expect(await s.runs[.partial] == nil)
+        #expect(await s.lastRun == nil)
     }
 
     @Test func aRunThatDidNothingKeepsTheQueue() async throws {
