@@ -7,17 +7,30 @@ import ImgsyncSync
 public struct PushQueue: Sendable {
     /// What is queued (the file's content).
     public struct Pending: Codable, Sendable, Equatable {
+        /// A queued push and the number of its latest arrival: a push that arrives again while a
+        /// run that started with it is in progress gets a new number, so that the run's end does
+        /// not remove it (the run may have looked before the second push).
+        public struct Entry: Codable, Sendable, Hashable {
+            public var push: RegistryPush
+            public var serial: Int
+        }
+
         /// Distinct pushes in arrival order.
-        public var pushes: [RegistryPush] = []
+        public var entries: [Entry] = []
         /// More than `capacity` distinct pushes arrived (or the file was unreadable): the next run
         /// is a full sync.
         public var fullSync = false
+        /// The arrival that last asked for the full sync.
+        public var fullSyncSerial = 0
+        /// The number of the latest arrival.
+        public var serial = 0
         public var firstQueued: Date?
         public var lastQueued: Date?
 
         public init() {}
 
-        public var isEmpty: Bool { pushes.isEmpty && !fullSync }
+        public var pushes: [RegistryPush] { entries.map(\.push) }
+        public var isEmpty: Bool { entries.isEmpty && !fullSync }
     }
 
     public let path: String?
@@ -38,6 +51,8 @@ public struct PushQueue: Sendable {
             _ = rename(path, path + ".bad")
             recoveryNote = "the queue file \(path) could not be read (\(error)); moved to \(path).bad, a full sync is queued"
             pending.fullSync = true
+            pending.fullSyncSerial = 1
+            pending.serial = 1
             pending.firstQueued = Date()
             pending.lastQueued = pending.firstQueued
             try write(pending)
@@ -45,7 +60,7 @@ public struct PushQueue: Sendable {
     }
 
     /// Pushes waiting (a queued full sync counts as one).
-    public var depth: Int { pending.pushes.count + (pending.fullSync ? 1 : 0) }
+    public var depth: Int { pending.entries.count + (pending.fullSync ? 1 : 0) }
 
     /// Queues `pushes` (those already queued are not repeated) and writes the file before
     /// returning, so that an acknowledged push survives a crash. Throws when the file cannot be
@@ -53,12 +68,15 @@ public struct PushQueue: Sendable {
     public mutating func add(_ pushes: [RegistryPush], at time: Date = Date()) throws {
         guard !pushes.isEmpty else { return }
         var next = pending
-        for push in pushes where !next.fullSync && !next.pushes.contains(push) {
-            if next.pushes.count >= capacity {
-                next.pushes = []
-                next.fullSync = true
+        for push in pushes {
+            next.serial += 1
+            if let i = next.entries.firstIndex(where: { $0.push == push }) {
+                next.entries[i].serial = next.serial
+            } else if next.entries.count < capacity {
+                next.entries.append(.init(push: push, serial: next.serial))
             } else {
-                next.pushes.append(push)
+                next.fullSync = true
+                next.fullSyncSerial = next.serial
             }
         }
         if next.firstQueued == nil { next.firstQueued = time }
@@ -68,12 +86,12 @@ public struct PushQueue: Sendable {
     }
 
     /// Removes what `done` held (a run that started with that snapshot finished); what arrived
-    /// since stays.
+    /// since, including pushes of `done` that arrived again, stays.
     public mutating func remove(_ done: Pending) throws {
         var next = pending
-        if done.fullSync { next.fullSync = false }
-        let finished = Set(done.pushes)
-        next.pushes.removeAll { finished.contains($0) }
+        if done.fullSync && next.fullSyncSerial == done.fullSyncSerial { next.fullSync = false }
+        let finished = Set(done.entries)
+        next.entries.removeAll { finished.contains($0) }
         if next.isEmpty {
             next.firstQueued = nil
             next.lastQueued = nil

@@ -40,12 +40,28 @@ import Testing
         }
     }
 
+    @Test func aPushArrivingAgainDuringTheRunStaysQueued() throws {
+        var queue = try PushQueue(path: nil)
+        try queue.add([try push("1"), try push("2")])
+        let snapshot = queue.pending
+        try queue.add([try push("1")])  // pushed again while the run that started with it runs
+        try queue.remove(snapshot)
+        #expect(queue.pending.pushes.map(\.tag) == ["1"])
+    }
+
     @Test func overflowBecomesAFullSync() throws {
         var queue = try PushQueue(path: nil, capacity: 3)
         try queue.add(try (1...5).map { try push("\($0)") })
         #expect(queue.pending.fullSync)
+        #expect(queue.pending.pushes.count == 3)
+        #expect(queue.depth == 4)
+        let snapshot = queue.pending
+        try queue.add([try push("6")])  // arrives during the full sync: another one is due
+        try queue.remove(snapshot)
+        #expect(queue.pending.fullSync)
         #expect(queue.pending.pushes.isEmpty)
-        #expect(queue.depth == 1)
+        try queue.remove(queue.pending)
+        #expect(queue.pending.isEmpty)
     }
 
     @Test func anUnreadableFileQueuesAFullSync() throws {
@@ -61,7 +77,11 @@ import Testing
 
     @Test func aTamperedPushInTheFileIsRefused() throws {
         try withDirectory { dir in
-            try Data(#"{"fullSync":false,"pushes":[{"registry":"r.example","repository":"../../etc","tag":"1"}]}"#.utf8)
+            var good = try PushQueue(path: dir + "/q.json")
+            try good.add([try push("1")])
+            let text = try String(contentsOfFile: dir + "/q.json", encoding: .utf8)
+            #expect(text.contains(#""repository":"org\/app""#), "\(text)")
+            try Data(text.replacingOccurrences(of: #""repository":"org\/app""#, with: #""repository":"..\/..\/etc""#).utf8)
                 .write(to: URL(fileURLWithPath: dir + "/q.json"))
             let queue = try PushQueue(path: dir + "/q.json")
             #expect(queue.pending.pushes.isEmpty)
