@@ -113,7 +113,9 @@ import Testing
                 }
                 try await group.waitForAll()
             }
+            let lastPush = Date()
             try await eventually("the ten pushed tags are published") { (1...10).allSatisfy { published(root, "org/app:burst-\($0)") } }
+            print("serve: burst of ten pushes published \(String(format: "%.1f", Date().timeIntervalSince(lastPush))) s after the last push (debounce 6 s)")
             try await eventually("the run ends") { events(env, "run-end") >= 2 }
             #expect(events(env, "run-start") == 2, "the burst of ten pushes is one run")
             #expect(try await metric(service, #"imgsync_serve_runs{kind="partial"}"#) == "2")
