@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// One request, its body read whole (bounded by `HTTPServer`'s limit).
 public struct HTTPRequest: Sendable {
@@ -41,11 +42,14 @@ public struct HTTPReply: Sendable {
 
 /// A small HTTP/1.1 server on NIO's HTTP pipeline: one request per connection (answered with
 /// `Connection: close`), bodies larger than `maxBodyBytes` refused with 413 before they are read
-/// whole, connections idle for `idleTimeout` closed.
+/// whole, connections idle for `idleTimeout` closed, at most `maxConnections` served at once (the
+/// others get 503 at once), so that memory stays bounded whatever clients do.
 public final class HTTPServer: Sendable {
     let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     let handler: @Sendable (HTTPRequest) async -> HTTPReply
     let maxBodyBytes: Int
+    let maxConnections = 64
+    private let connections = Atomic<Int>(0)
 
     /// The port bound (the one asked for, or the one the system chose for port 0).
     public var port: Int { channel.channel.localAddress?.port ?? 0 }
@@ -92,7 +96,13 @@ public final class HTTPServer: Sendable {
     }
 
     private func answer(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let busy = connections.add(1, ordering: .relaxed).newValue > maxConnections
+        defer { connections.subtract(1, ordering: .relaxed) }
         try? await connection.executeThenClose { inbound, outbound in
+            if busy {
+                try await Self.write(.text(.serviceUnavailable, "too many connections; retry later"), to: outbound)
+                return
+            }
             var head: HTTPRequestHead?
             var body: [UInt8] = []
             for try await part in inbound {

@@ -146,6 +146,8 @@ import Testing
             #expect(try await request(service.url + "/webhook", method: "POST", body: other, token: "wrong").status == 401)
             #expect(try await request(service.url + "/webhook", method: "POST", body: "{\"events\": 5}").status == 400)
             #expect(try await request(service.url + "/webhook", method: "GET").status == 405)
+            let huge = "{\"events\":[" + String(repeating: " ", count: 2 << 20) + "]}"
+            #expect(try await request(service.url + "/webhook", method: "POST", body: huge).status == 413)
             let ignored = try await request(service.url + "/webhook", method: "POST", body: other)
             #expect(ignored.status == 202)
             #expect(ignored.body.contains(#""queued":0"#), "\(ignored.body)")
