@@ -79,14 +79,16 @@ import Testing
         #expect(service.process.process.terminationStatus == 0)
     }
 
-    /// A registry that notifies the service about to be started on `port`, the standard images in an
-    /// OCI layout, `images.txt` holding `list`: `body(env, registry, layout, port, root)`.
-    func withNotifyingRegistry(list: (LocalRegistry) -> String,
-                               _ body: (FakeEnvironment, LocalRegistry, String, Int, String) async throws -> Void) async throws {
+    /// A registry (with `notify`, sending its notifications to the service about to be started on
+    /// `port`), the standard images in an OCI layout, `images.txt` holding `list`:
+    /// `body(env, registry, layout, port, root)`.
+    func withRegistry(notify: Bool, list: (LocalRegistry) -> String,
+                      _ body: (FakeEnvironment, LocalRegistry, String, Int, String) async throws -> Void) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: SyncCrashTests.imgsync), "imgsync is not built at \(SyncCrashTests.imgsync)")
         try await withFakeEnvironment { env in
             let port = try freePort()
-            let reg = try await env.registry(notify: "http://127.0.0.1:\(port)/webhook", notifyToken: Self.token)
+            let reg = notify ? try await env.registry(notify: "http://127.0.0.1:\(port)/webhook", notifyToken: Self.token)
+                : try await env.registry()
             let (layout, _) = try await env.layout(standardImages)
             try env.dir.write("images.txt", list(reg))
             try await body(env, reg, layout, port, env.dir.file("root"))
@@ -94,7 +96,7 @@ import Testing
     }
 
     @Test func registryPushesOfMatchingTagsArePublishedAndABurstIsOneRun() async throws {
-        try await withNotifyingRegistry(list: { "\($0.name)/org/app:burst-*\n" }) { env, reg, layout, port, root in
+        try await withRegistry(notify: true, list: { "\($0.name)/org/app:burst-*\n" }) { env, reg, layout, port, root in
             // No scheduled sync during the test: only pushes make runs.
             let service = try await serve(env, port: port, root: root, ["--initial-delay", "1h", "--debounce", "6s"])
 
@@ -127,15 +129,9 @@ import Testing
     }
 
     @Test func harborPushesTokensAndPartialRuns() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: SyncCrashTests.imgsync), "imgsync is not built at \(SyncCrashTests.imgsync)")
-        try await withFakeEnvironment { env in
-            let reg = try await env.registry()
-            let (layout, _) = try await env.layout(standardImages)
+        try await withRegistry(notify: false, list: { "\($0.name)/org/app:1\n\($0.name)/org/app:v*\n" }) { env, reg, layout, port, root in
             try await env.push(layout, tag: "single", to: "\(reg.name)/org/app:1")
             try await env.push(layout, tag: "docker", to: "\(reg.name)/org/other:1")
-            try env.dir.write("images.txt", "\(reg.name)/org/app:1\n\(reg.name)/org/app:v*\n")
-            let root = env.dir.file("root")
-            let port = try freePort()
             let service = try await serve(env, port: port, root: root, ["--debounce", "1s"])
             try await eventually("the first scheduled sync makes /healthz 200") { try await request(service.url + "/healthz").status == 200 }
             #expect(published(root, "org/app:1"))
@@ -175,17 +171,12 @@ import Testing
     }
 
     @Test func sigtermAbandonsTheRunInProgressCleanly() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: SyncCrashTests.imgsync), "imgsync is not built at \(SyncCrashTests.imgsync)")
-        try await withFakeEnvironment { env in
-            let reg = try await env.registry()
-            let (layout, _) = try await env.layout(standardImages)
+        try await withRegistry(notify: false, list: { "\($0.name)/org/app:1\n" }) { env, reg, layout, port, root in
             try await env.push(layout, tag: "single", to: "\(reg.name)/org/app:1")
-            try env.dir.write("images.txt", "\(reg.name)/org/app:1\n")
-            let root = env.dir.file("root"), release = env.dir.file("release")
+            let release = env.dir.file("release")
             // The first sync stops in its before-change hook until the test releases it.
             let hook = "while [ ! -e \(release) ]; do sleep 0.2; done"
-            let service = try await serve(env, port: try freePort(), root: root,
-                                          ["--before-change", hook, "--stop-timeout", "2s"])
+            let service = try await serve(env, port: port, root: root, ["--before-change", hook, "--stop-timeout", "2s"])
             defer { FileManager.default.createFile(atPath: release, contents: nil) }
             try await eventually("the first sync runs") { try await request(service.url + "/status").body.contains(#""running" : "full""#) }
             kill(service.process.process.processIdentifier, SIGTERM)
@@ -197,7 +188,7 @@ import Testing
     }
 
     @Test func aPushQueuedBeforeARestartIsStillPublished() async throws {
-        try await withNotifyingRegistry(list: { "\($0.name)/org/app:v*\n" }) { env, reg, layout, port, root in
+        try await withRegistry(notify: true, list: { "\($0.name)/org/app:v*\n" }) { env, reg, layout, port, root in
             // Nothing runs in the first service: the push stays queued.
             let first = try await serve(env, port: port, root: root, ["--initial-delay", "1h", "--debounce", "1h"])
             try await env.push(layout, tag: "single", to: "\(reg.name)/org/app:v9")
