@@ -135,6 +135,13 @@ import Testing
             let service = try await serve(env, port: port, root: root, ["--debounce", "1s"])
             try await eventually("the first scheduled sync makes /healthz 200") { try await request(service.url + "/healthz").status == 200 }
             #expect(published(root, "org/app:1"))
+            // Another process holding the repository lock makes the service unhealthy.
+            let lock = open(root + "/.imgsync/lock", O_RDWR)
+            try #require(lock >= 0)
+            #expect(flock(lock, LOCK_EX | LOCK_NB) == 0)
+            #expect(try await request(service.url + "/healthz").status == 503)
+            close(lock)
+            #expect(try await request(service.url + "/healthz").status == 200)
 
             // Refused requests change nothing.
             let other = harborPush(reg.name, "org/other", "1")
