@@ -189,8 +189,13 @@ struct SyncRunOptions: ParsableArguments, Sendable {
                 selected = whole.only(lines: lines)
                 records.start(root: options.root, list: images, dryRun: dryRun)
             }
-            let (targets, issues, failedLines) = await SyncTarget.targets(
+            var (targets, issues, failedLines) = await SyncTarget.targets(
                 of: selected, keepRegistry: keepRegistry, defaultPlatform: defaultPlatform, client: client)
+            if select != nil {
+                let (kept, leftOut) = SyncTarget.leavingOthersAlone(targets, state: try Repository.readState(root: options.root))
+                targets = kept
+                issues += leftOut
+            }
             let engine = try SyncEngine(options: options, client: client, logger: logger)
             report = try await engine.run(targets: targets, listIssues: issues, failedLines: failedLines,
                                           listEntries: whole.entries.count, listName: whole.source)

@@ -1,5 +1,6 @@
 import ImgsyncCore
 import ImgsyncRegistry
+import ImgsyncRepository
 
 extension SyncTarget {
     /// The sync targets of a parsed list: globs expanded through `tags/list`, names assigned, each
@@ -29,6 +30,26 @@ extension SyncTarget {
             }
         }
         return (targets, issues, linesWithIssues.subtracting(linesWithImages).count)
+    }
+}
+
+extension SyncTarget {
+    /// For a partial sync (some entries of the list): leaves out the targets whose name is
+    /// published from another reference or for another platform. Another line of the list may own
+    /// that name (two registries, a tag and a digest), and only a full sync, which names every line,
+    /// may decide who keeps it. Returns the rest and one `origin: …` issue per target left out.
+    public static func leavingOthersAlone(_ targets: [SyncTarget], state: RepositoryState?) -> (targets: [SyncTarget], issues: [String]) {
+        var kept: [SyncTarget] = []
+        var issues: [String] = []
+        for target in targets {
+            if let record = state?.names[target.name.description],
+               record.reference != target.reference.description || !target.platformServed(by: record.platform) {
+                issues.append("\(target.origin): \(target.name) is published from \(record.reference) (\(record.platform)); left to the next full sync")
+            } else {
+                kept.append(target)
+            }
+        }
+        return (kept, issues)
     }
 }
 
