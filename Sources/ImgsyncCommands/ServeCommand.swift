@@ -57,6 +57,9 @@ public struct ServeCommand: AsyncParsableCommand {
         }
         guard try GracePeriod.parse(interval) >= 1 else { throw ValidationError("--interval must be at least 1s") }
         guard ListenAddress(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080") }
+        if options.dryRun {
+            throw ValidationError("--dry-run is for imgsync sync: a service that publishes nothing would drop the pushes it queued")
+        }
         if webhookTokenFile != nil && insecureWebhook {
             throw ValidationError("give --webhook-token-file or --insecure-webhook, not both")
         }
