@@ -136,7 +136,8 @@ import Testing
             try await eventually("the first scheduled sync makes /healthz 200") { try await request(service.url + "/healthz").status == 200 }
             #expect(published(root, "org/app:1"))
             // Another process holding the repository lock makes the service unhealthy.
-            let lock = open(root + "/.imgsync/lock", O_RDWR)
+            // Close-on-exec: a child another test starts meanwhile must not inherit (and keep) the lock.
+            let lock = open(root + "/.imgsync/lock", O_RDWR | O_CLOEXEC)
             try #require(lock >= 0)
             #expect(flock(lock, LOCK_EX | LOCK_NB) == 0)
             #expect(try await request(service.url + "/healthz").status == 503)
