@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ImgsyncTestSupport", targets: ["ImgsyncTestSupport"]),
         .library(name: "ImgsyncRegistry", targets: ["ImgsyncRegistry"]),
         .library(name: "ImgsyncSync", targets: ["ImgsyncSync"]),
+        .library(name: "ImgsyncServe", targets: ["ImgsyncServe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -69,6 +70,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `imgsync serve`: the HTTP endpoints, registry webhook parsing and matching, the persisted
+        // queue of pushes and the scheduler that turns them (and the interval) into sync runs.
+        .target(
+            name: "ImgsyncServe",
+            dependencies: [
+                "ImgsyncCore",
+                "ImgsyncRegistry",
+                "ImgsyncRepository",
+                "ImgsyncSync",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Command-line surface (ArgumentParser lives only here).
         .target(
             name: "ImgsyncCommands",
@@ -77,6 +93,7 @@ let package = Package(
                 "ImgsyncRepository",
                 "ImgsyncRegistry",
                 "ImgsyncSync",
+                "ImgsyncServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,6 +118,7 @@ let package = Package(
             dependencies: [
                 "ImgsyncRegistry",
                 "ImgsyncSync",
+                "ImgsyncServe",
                 "ImgsyncCommands",
                 "ImgsyncCore",
                 "ImgsyncRepository",
@@ -111,6 +129,12 @@ let package = Package(
             ],
             // Python helpers the integration tests run (scripted servers, token server, OCI layouts).
             exclude: ["Fixtures"]
+        ),
+        // Unit tests of `imgsync serve`'s pure parts: webhook parsing, matching, the queue.
+        .testTarget(
+            name: "ImgsyncServeTests",
+            dependencies: ["ImgsyncServe", "ImgsyncSync", "ImgsyncRegistry", "ImgsyncCore",
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ImgsyncCommandsTests",

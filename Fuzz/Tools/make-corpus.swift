@@ -123,4 +123,25 @@ write("zstd", "one-frame", LayerCompressors.zstd(small))
 write("zstd", "no-checksum", LayerCompressors.zstd(Array(small.prefix(1024)), checksum: false))
 write("zstd", "skippable-then-frame", LayerCompressors.zstdSkippableFrame(payloadSize: 16) + LayerCompressors.zstd(Array(small.prefix(512))))
 write("zstd", "two-frames-split", LayerCompressors.zstd(Array(small.prefix(700))) + LayerCompressors.zstd(Array(small.suffix(700))), option: 3 << 5)
+// MARK: webhook bodies (target webhook): what distribution and Harbor send
+
+let manifestDigest = "sha256:" + String(repeating: "ab", count: 32)
+write("webhook", "distribution-push", Array("""
+{"events":[{"id":"e1","timestamp":"2026-01-01T00:00:00Z","action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+"size":428,"digest":"\(manifestDigest)","length":428,"repository":"org/app","url":"https://r.example:5000/v2/org/app/manifests/\(manifestDigest)",\
+"tag":"v1.2"},"request":{"id":"r1","addr":"10.0.0.1:4000","host":"r.example:5000","method":"PUT","useragent":"skopeo"},"actor":{},\
+"source":{"addr":"r:5000","instanceID":"i"}},{"action":"push","target":{"mediaType":"application/octet-stream","digest":"\(manifestDigest)",\
+"repository":"org/app"},"request":{"host":"r.example:5000"}},{"action":"pull","target":{"repository":"org/app","tag":"1"},"request":{"host":"r.example"}}]}
+""".utf8))
+write("webhook", "distribution-digest", Array("""
+{"events":[{"action":"push","target":{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"\(manifestDigest)","repository":"a/b"},\
+"request":{"host":"Registry-1.Docker.IO:443"}}]}
+""".utf8))
+write("webhook", "harbor-push", Array("""
+{"type":"PUSH_ARTIFACT","occur_at":1700000000,"operator":"admin","event_data":{"resources":[{"digest":"\(manifestDigest)","tag":"1.0",\
+"resource_url":"harbor.example.org/osg/worker:1.0"},{"resource_url":"harbor.example.org/osg/worker@\(manifestDigest)"}],\
+"repository":{"date_created":1,"name":"worker","namespace":"osg","repo_full_name":"osg/worker","repo_type":"public"}}}
+""".utf8))
+write("webhook", "harbor-other", Array(#"{"type":"DELETE_ARTIFACT","event_data":{}}"#.utf8))
+
 print("seed corpus written to \(out)")

@@ -9,7 +9,7 @@ public struct Imgsync: AsyncParsableCommand {
         abstract: "Publish container images as unpacked directory trees backed by a SHA-256 object store.",
         version: ImgsyncVersion.current,
         subcommands: [
-            SyncCommand.self, AddCommand.self, RemoveCommand.self, CheckCommand.self,
+            SyncCommand.self, ServeCommand.self, AddCommand.self, RemoveCommand.self, CheckCommand.self,
             ListCommand.self, GCCommand.self, VerifyCommand.self, StatsCommand.self,
             InspectCommand.self, ApplyCommand.self, CatalogCommand.self, BuildWorkerCommand.self,
         ]

@@ -7,7 +7,7 @@ import Logging
 
 /// The options every command that talks to registries takes (`--ca-file`, `--auth-file`,
 /// `--insecure-registry`), and the client they configure.
-public struct RegistryOptions: ParsableArguments {
+public struct RegistryOptions: ParsableArguments, Sendable {
     @Option(help: "PEM file with extra CA certificates to trust (added to the system's; also SSL_CERT_FILE).")
     var caFile: String?
 

@@ -95,10 +95,10 @@ public final class SyncRecords {
 }
 
 /// Small files written whole.
-enum RecordFile {
+public enum RecordFile {
     /// Replaces `path` atomically: writes `path.tmp` (mode 0644), fsyncs it and renames it over
     /// `path`, so a reader (node_exporter, a monitoring script) sees the old file or the new one.
-    static func replace(_ path: String, with bytes: [UInt8]) throws {
+    public static func replace(_ path: String, with bytes: [UInt8]) throws {
         let tmp = path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("cannot create \(tmp)") }

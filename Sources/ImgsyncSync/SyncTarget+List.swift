@@ -120,6 +120,26 @@ extension RegistryClient {
     }
 }
 
+extension SyncTarget {
+    /// For a partial sync (some entries of the list): leaves out the targets whose name is
+    /// published from another reference or for another platform. Another line of the list may own
+    /// that name (two registries, a tag and a digest), and only a full sync, which names every line,
+    /// may decide who keeps it. Returns the rest and one `origin: …` issue per target left out.
+    public static func leavingOthersAlone(_ targets: [SyncTarget], state: RepositoryState?) -> (targets: [SyncTarget], issues: [String]) {
+        var kept: [SyncTarget] = []
+        var issues: [String] = []
+        for target in targets {
+            if let record = state?.names[target.name.description],
+               record.reference != target.reference.description || !target.platformServed(by: record.platform) {
+                issues.append("\(target.origin): \(target.name) is published from \(record.reference) (\(record.platform)); left to the next full sync")
+            } else {
+                kept.append(target)
+            }
+        }
+        return (kept, issues)
+    }
+}
+
 extension SyncOptions {
     /// Adds the Apptainer sandbox files to every tree built (docs/design.md §2).
     public mutating func addSandboxMetadata(cvmfsCatalog: Bool = false) {
@@ -151,7 +171,14 @@ extension ResolvedImage {
 extension ImageList {
     /// The list reduced to the entry on `line` (for `imgsync add --sync`).
     public func only(line: Int) -> ImageList {
-        ImageList(source: source, entries: entries.filter { $0.line == line }, issues: issues.filter { $0.line == line },
-                  lineCount: lineCount)
+        only(lines: [line])
+    }
+
+    /// The list reduced to the entries on `lines` (a partial sync: `imgsync serve` after a push).
+    /// A sync of it must not unpublish anything (`SyncOptions.removeUnlisted` false): the other
+    /// entries were not looked at.
+    public func only(lines: Set<Int>) -> ImageList {
+        ImageList(source: source, entries: entries.filter { lines.contains($0.line) },
+                  issues: issues.filter { lines.contains($0.line) }, lineCount: lineCount)
     }
 }

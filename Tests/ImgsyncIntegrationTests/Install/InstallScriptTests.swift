@@ -54,6 +54,9 @@ import Testing
             #expect(!service.contains("/usr/local/"))
             #expect(service.contains("\nSuccessExitStatus=1\n"))
             #expect(service.contains("\nOnFailure=imgsync-failure@%n.service\n"))
+            let serve = try String(contentsOfFile: units + "/imgsync-serve.service", encoding: .utf8)
+            #expect(serve.contains("ExecStart=/opt/imgsync/bin/imgsync serve"), "the serve unit runs the binary under --prefix")
+            #expect(!serve.contains("/usr/local/"))
             #expect(service.contains("\nUser=imgsync\n"))
             // Every directory the unit writes to exists in the stage.
             let written = ["--json", "--metrics-file", "--events"].compactMap { option -> String? in
@@ -93,7 +96,7 @@ import Testing
             try FileManager.default.createDirectory(atPath: stage + "/bin", withIntermediateDirectories: true)
             let shell = URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path  // a link to dash on Debian
             try FileManager.default.copyItem(atPath: shell, toPath: stage + "/bin/sh")
-            let units = ["imgsync.service", "imgsync.timer", "imgsync-failure@.service"].map { stage + "/etc/systemd/system/" + $0 }
+            let units = ["imgsync.service", "imgsync.timer", "imgsync-serve.service", "imgsync-failure@.service"].map { stage + "/etc/systemd/system/" + $0 }
             var output = ""
             var status: Int32 = 0
             do {

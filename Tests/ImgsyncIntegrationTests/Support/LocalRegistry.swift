@@ -52,8 +52,10 @@ struct LayoutImage: Decodable, Sendable {
 
 extension FakeEnvironment {
     /// Starts `docker-registry serve` with TLS from the test CA (or plain http), filesystem storage
-    /// (shared and read-only when given), and optionally `auth: token` against `token`.
-    func registry(storage: String? = nil, readOnly: Bool = false, token: TokenServer? = nil, tls: Bool = true, accessLog: Bool = false) async throws -> LocalRegistry {
+    /// (shared and read-only when given), optionally `auth: token` against `token`, and optionally
+    /// `notifications:` to `notify` (a webhook URL) with `Authorization: Bearer <notifyToken>`.
+    func registry(storage: String? = nil, readOnly: Bool = false, token: TokenServer? = nil, tls: Bool = true, accessLog: Bool = false,
+                  notify: String? = nil, notifyToken: String? = nil) async throws -> LocalRegistry {
         let port = try freePort()
         let id = UUID().uuidString.prefix(8)
         let storage = storage ?? dir.file("storage-\(id)")
@@ -94,6 +96,25 @@ extension FakeEnvironment {
                 rootcertbundle: \(ca.signCert)
 
             """
+        }
+        if let notify {
+            config += """
+            notifications:
+              endpoints:
+                - name: imgsync
+                  url: \(notify)
+                  timeout: 5s
+                  threshold: 10
+                  backoff: 1s
+
+            """
+            if let notifyToken {
+                config += """
+                      headers:
+                        Authorization: [Bearer \(notifyToken)]
+
+                """
+            }
         }
         try dir.write("registry-\(id).yml", config)
         let process = try ChildProcess.start(
