@@ -224,12 +224,7 @@ extension LayerApplier {
     /// describes, already on disk), for a hardlink whose target inode is full.
     func separateCopy(of inode: Inode, from srcFd: Int32, _ srcName: PathBytes, into dirfd: Int32, _ name: PathBytes,
                       entry: PathBytes) throws -> Inode {
-        let copy = Inode(type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, mtime: inode.mtime, mtimeNsec: inode.mtimeNsec)
-        copy.size = inode.size
-        copy.sha256 = inode.sha256
-        copy.linkTarget = inode.linkTarget
-        copy.xattrs = inode.xattrs
-        copy.implied = inode.implied
+        let copy = inode.duplicate()
         switch inode.type {
         case .symlink:
             try Syscall.symlink(inode.linkTarget, at: dirfd, name)

@@ -19,6 +19,14 @@ final class Inode {
     /// Scratch for catalog writing (link group numbering).
     var group: UInt64 = 0
 
+    /// A new inode with the same metadata and content description, referenced by no node yet.
+    func duplicate() -> Inode {
+        let copy = Inode(type: type, mode: mode, uid: uid, gid: gid, mtime: mtime, mtimeNsec: mtimeNsec)
+        (copy.size, copy.sha256, copy.linkTarget) = (size, sha256, linkTarget)
+        (copy.devMajor, copy.devMinor, copy.xattrs, copy.implied) = (devMajor, devMinor, xattrs, implied)
+        return copy
+    }
+
     init(type: CatalogEntryType, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, mtimeNsec: UInt32 = 0) {
         self.type = type
         self.mode = mode
