@@ -116,7 +116,22 @@ public struct Verifier {
                 add(&report, VerifyProblem(.needsResync, image: label, "cannot rebuild the tree from its catalog and the object store: \(error); re-sync the image (imgsync sync)"))
             }
         }
+        checkGCIndex(&report)
         return report
+    }
+
+    /// The GC index must count exactly what its catalogs list: otherwise an incremental GC could
+    /// delete a listed body. Removing it is the repair (the next gc rebuilds it by the full pass).
+    private func checkGCIndex(_ report: inout VerifyReport) {
+        let state = repository.checkGCIndex()
+        report.gcIndex = state.description
+        guard case .inconsistent(let why) = state else { return }
+        var p = VerifyProblem(.gcIndex, path: ".imgsync/gc-index", "\(why); run `imgsync gc --full` (or verify --repair) to rebuild it")
+        if repair {
+            repository.invalidateGCIndex()
+            p.repaired = true
+        }
+        add(&report, p)
     }
 
     static func label(_ id: Digest, _ names: [String]) -> String {
