@@ -158,12 +158,14 @@ import Glibc
         try FileManager.default.createDirectory(atPath: (orphanPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data("orphan".utf8).write(to: URL(fileURLWithPath: orphanPath))
         #expect(try gc(s).objectsDeleted.isEmpty, "the incremental pass does not see bodies no catalog ever listed")
+        #expect(try Verifier(repository: s.repository).run().unlistedBodies == 1, "verify reports what gc --full would delete")
         try FileManager.default.createDirectory(atPath: s.root + "/.imgsync/staging/build-dead", withIntermediateDirectories: true)
         s.repository.cleanStaging()
         #expect(!Probe.exists(s.repository.gcIndexPath))
         let r = try gc(s)
         #expect(r.fullReason == "no GC index yet")
         #expect(r.objectsDeleted == [ObjectStore.relativePath(of: orphan)])
+        #expect(try Verifier(repository: s.repository).run().unlistedBodies == 0)
     }
 
     @Test func verifyReportsAnIndexThatMiscountsAndRepairRemovesIt() throws {

@@ -155,19 +155,23 @@ extension GarbageCollector {
         let byShard = Dictionary(grouping: digests) { String($0.hex.prefix(2)) }
         shards: for shard in byShard.keys.sorted() {
             let wanted = Set(byShard[shard]!)
+            // Names are matched on their first 62 bytes (the digest's hex after the shard) before
+            // being parsed: most names in a shard belong to other bodies.
+            var byRest: [ArraySlice<UInt8>: Digest] = [:]
+            for d in wanted { byRest[Array(d.hex.utf8).dropFirst(2)] = d }
             let listing: [PathBytes]
             do {
-                listing = try DirectoryListing.names(at: base.rawValue, Array(shard.utf8), sorted: true)
+                listing = try DirectoryListing.names(at: base.rawValue, Array(shard.utf8), sorted: false)
             } catch {
                 fail(&report, "cannot list .objects/\(shard): \(error)")
                 continue
             }
             report.objectsExamined += listing.count
             var namesOf: [Digest: [PathBytes]] = [:]
-            for name in listing {
-                guard let text = String(validating: name, as: UTF8.self), let parsed = ObjectFile.parse(shard: shard, name: text),
-                      wanted.contains(parsed.digest) else { continue }
-                namesOf[parsed.digest, default: []].append(name)
+            for name in listing where name.count >= 62 {
+                guard let d = byRest[name[0..<62]], let text = String(validating: name, as: UTF8.self),
+                      ObjectFile.parse(shard: shard, name: text)?.digest == d else { continue }
+                namesOf[d, default: []].append(name)
             }
             guard let shardFd = try? OwnedDescriptor.directory(at: base.rawValue, Array(shard.utf8)) else {
                 if namesOf.isEmpty { gone += wanted }
@@ -175,7 +179,7 @@ extension GarbageCollector {
             }
             for d in wanted.sorted() {
                 var all = true
-                for name in namesOf[d] ?? [] {
+                for name in (namesOf[d] ?? []).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                     guard take(&budget, &report) else { break shards }
                     let relative = ".objects/\(shard)/" + name.escapedForDisplay
                     var st = stat()

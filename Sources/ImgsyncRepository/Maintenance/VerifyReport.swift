@@ -62,6 +62,9 @@ public struct VerifyReport: Codable, Sendable {
     public var treesRebuilt: [String] = []
     /// The GC index as found (docs/design.md §3.7).
     public var gcIndex = ""
+    /// Bodies in the store that no catalog lists (what `gc --full` would delete); nil when a
+    /// catalog could not be read.
+    public var unlistedBodies: Int? = 0
 
     /// Problems still present after the run (all of them without `--repair`).
     public var remaining: [VerifyProblem] { problems.filter { !$0.repaired } }
