@@ -197,9 +197,11 @@ import Glibc
         catalogsOnly.counts = [:]
         #expect(try GCIndex.decode(Array(bytes.prefix(24 + 2 * 61)), fileSize: bytes.count, catalogsOnly: true) == catalogsOnly)
         #expect(throws: ImgsyncError.self) { try GCIndex.decode(Array(bytes.dropLast()), fileSize: bytes.count - 1, catalogsOnly: false) }
-        var swapped = bytes
-        swapped.replaceSubrange((bytes.count - 72)..<(bytes.count - 36), with: bytes[(bytes.count - 36)...])
-        swapped.replaceSubrange((bytes.count - 36)..<bytes.count, with: bytes[(bytes.count - 72)..<(bytes.count - 36)])
-        #expect(throws: ImgsyncError.self) { try GCIndex.decode(swapped, fileSize: swapped.count, catalogsOnly: false) }
+        var twice = bytes
+        twice.replaceSubrange((bytes.count - 72)..<(bytes.count - 36), with: bytes[(bytes.count - 36)...])
+        #expect(throws: ImgsyncError.self) { try GCIndex.decode(twice, fileSize: twice.count, catalogsOnly: false) }
+        var miscounted = bytes
+        miscounted[12] = 2
+        #expect(throws: ImgsyncError.self) { try GCIndex.decode(miscounted, fileSize: miscounted.count, catalogsOnly: false) }
     }
 }
