@@ -12,12 +12,7 @@ import Glibc
 /// pass whenever its index cannot be trusted.
 @Suite struct MaintenanceGCIncrementalTests {
     func gc(_ s: LayerSandbox, grace: TimeInterval = 0, at now: Date = Date(), full: Bool = false, dryRun: Bool = false) throws -> GCReport {
-        var gc = GarbageCollector(repository: s.repository)
-        gc.grace = grace
-        gc.now = { now }
-        gc.full = full
-        gc.dryRun = dryRun
-        return try gc.run()
+        try s.collectGarbage(grace: grace, at: now, full: full, dryRun: dryRun)
     }
 
     func layer(_ files: [(String, String)], mode: Int64 = 0o644) -> [UInt8] {

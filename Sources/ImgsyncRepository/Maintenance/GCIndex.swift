@@ -129,20 +129,15 @@ struct GCIndex: Equatable {
 }
 
 extension Repository {
-    public var gcIndexPath: String { root + "/.imgsync/gc-index" }
+    public var gcIndexPath: String { root + "/.imgsync/gc-index" }  // as in invalidateGCIndex(root:)
 
     /// The GC index; nil when there is none. With `catalogsOnly`, only the header and the catalog
     /// records are read (what a run that releases nothing needs).
     func readGCIndex(catalogsOnly: Bool) throws -> GCIndex? {
-        let fd = open(gcIndexPath, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw Syscall.failure("open", gcIndexPath)
-        }
-        defer { Syscall.close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw Syscall.failure("stat", gcIndexPath) }
-        let size = Int(st.st_size)
+        try withOpenFile(gcIndexPath) { fd, st in try readGCIndex(fd, size: Int(st.st_size), catalogsOnly: catalogsOnly) }
+    }
+
+    private func readGCIndex(_ fd: Int32, size: Int, catalogsOnly: Bool) throws -> GCIndex {
         var want = size
         if catalogsOnly {
             var header = [UInt8](repeating: 0, count: GCIndex.headerSize)
@@ -157,6 +152,19 @@ extension Repository {
         } catch let e as ImgsyncError {
             throw ImgsyncError(.catalog, "\(gcIndexPath): \(e.message)")
         }
+    }
+
+    /// Opens `path` read-only and passes the descriptor and its stat; nil when there is no such file.
+    private func withOpenFile<R>(_ path: String, _ body: (Int32, stat) throws -> R) throws -> R? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw Syscall.failure("open", path)
+        }
+        defer { Syscall.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw Syscall.failure("stat", path) }
+        return try body(fd, st)
     }
 
     private func readFully(_ fd: Int32, _ buffer: inout [UInt8], at offset: Int) -> Int {
@@ -179,7 +187,13 @@ extension Repository {
 
     /// Removes the GC index, so that the next GC runs the full mark-and-sweep and rebuilds it.
     func invalidateGCIndex() {
-        _ = unlink(gcIndexPath)
+        Repository.invalidateGCIndex(root: root)
+    }
+
+    /// `invalidateGCIndex` for the repository at `root` (a process that died while building may
+    /// have stored bodies no catalog lists, which only the full pass finds).
+    public static func invalidateGCIndex(root: String) {
+        _ = unlink(root + "/.imgsync/gc-index")
     }
 
     /// Every catalog file with its stamp (lstat only; nothing is read).
@@ -201,14 +215,10 @@ extension Repository {
     /// The distinct bodies a catalog lists, with the stamp of the file read; nil when it is gone.
     func catalogBodies(_ key: GCIndex.Key) throws -> (stamp: GCIndex.Stamp, bodies: Set<Digest>)? {
         let path = catalogPath(key)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw Syscall.failure("open", path)
-        }
-        defer { Syscall.close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw Syscall.failure("stat", path) }
+        return try withOpenFile(path) { fd, st in try catalogBodies(fd, st, path: path) }
+    }
+
+    private func catalogBodies(_ fd: Int32, _ st: stat, path: String) throws -> (stamp: GCIndex.Stamp, bodies: Set<Digest>) {
         var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
         guard readFully(fd, &bytes, at: 0) == bytes.count else { throw ImgsyncError(.catalog, "\(path): catalog is shorter than its size") }
         var bodies = Set<Digest>()
