@@ -178,9 +178,26 @@ extension Repository {
         return done
     }
 
-    /// Writes the GC index atomically and durably (the rename is synced too: catalogs and objects
-    /// are deleted only after the index that no longer counts them is on disk).
-    func writeGCIndex(_ index: GCIndex) throws {
+    /// Writes the GC index atomically (temp name, rename); `durable` syncs the file and the rename
+    /// too (before catalogs and objects it released are deleted). The rewrite after the deletions,
+    /// which only drops bodies already gone, skips the two syncs: if it is lost, the older index is
+    /// still exact, and a damaged one only makes the next run full.
+    func writeGCIndex(_ index: GCIndex, durable: Bool = true) throws {
+        guard durable else {
+            let tmp = gcIndexPath + "." + TemporaryName.next(prefix: "tmp-")
+            do {
+                try Data(index.encode()).write(to: URL(fileURLWithPath: tmp))
+            } catch {
+                unlink(tmp)
+                throw ImgsyncError(.io, "cannot write the GC index (\(tmp)): \(Repository.reason(error))")
+            }
+            if rename(tmp, gcIndexPath) != 0 {
+                let e = Syscall.failure("rename", tmp)
+                unlink(tmp)
+                throw e
+            }
+            return
+        }
         try writeAtomically(gcIndexPath, index.encode(), what: "the GC index")
         if let dir = try? openDirectory(".imgsync") { _ = fsync(dir.rawValue) }
     }

@@ -93,7 +93,7 @@ extension GarbageCollector {
         let gone = deleteObjects(released, &report, &budget)
         if !gone.isEmpty {
             for d in gone { index.counts[d] = nil }
-            do { try repository.writeGCIndex(index) } catch { fail(&report, "\(error); the next GC finishes the deletion") }
+            do { try repository.writeGCIndex(index, durable: false) } catch { fail(&report, "\(error); the next GC finishes the deletion") }
         }
     }
 
@@ -143,7 +143,7 @@ extension GarbageCollector {
         let gone = names.compactMap { $0.value == 0 ? $0.key : nil }
         if !dryRun && !gone.isEmpty {
             for d in gone { index.counts[d] = nil }
-            do { try repository.writeGCIndex(index) } catch { fail(&report, "\(error); the next GC finishes the deletion") }
+            do { try repository.writeGCIndex(index, durable: false) } catch { fail(&report, "\(error); the next GC finishes the deletion") }
         }
     }
 
