@@ -35,6 +35,7 @@ extension GarbageCollector {
 
         var index: GCIndex
         var read: [GCIndex.Key: Set<Digest>] = [:]
+        let releasingSet = Set(releasing)
         do {
             guard let full = try repository.readGCIndex(catalogsOnly: false) else {
                 return sweepAll(plan, &report, &budget, reason: "the GC index vanished")
@@ -45,7 +46,7 @@ extension GarbageCollector {
                 report.catalogsRead += 1
                 index.catalogs[key] = stamp
                 for d in bodies { index.counts[d, default: 0] += 1 }
-                read[key] = bodies
+                if releasingSet.contains(key) { read[key] = bodies }  // new and already released
             }
             for key in releasing {
                 let bodies: Set<Digest>
