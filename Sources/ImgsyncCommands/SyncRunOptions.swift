@@ -133,7 +133,8 @@ struct SyncRunOptions: ParsableArguments, Sendable {
                 let r = try gc.run()
                 for failure in r.failures { logger.warning("gc: \(failure)") }
                 return ["treesDeleted": Int64(r.treesDeleted.count), "objectsDeleted": Int64(r.objectsDeleted.count),
-                        "bytesFreed": r.bytesFreed, "treesPending": Int64(r.pending.count), "failures": Int64(r.failures.count)]
+                        "bytesFreed": r.bytesFreed, "treesPending": Int64(r.pending.count), "failures": Int64(r.failures.count),
+                        "objectsExamined": Int64(r.objectsExamined), "catalogsRead": Int64(r.catalogsRead), "full": r.fullReason == nil ? 0 : 1]
             }
             options.gcHasWork = { repository in
                 var gc = GarbageCollector(repository: repository)

@@ -19,12 +19,7 @@ import Glibc
     }
 
     func gc(_ s: LayerSandbox, grace: TimeInterval, at now: Date, dryRun: Bool = false, max: Int = 100_000) throws -> GCReport {
-        var gc = GarbageCollector(repository: s.repository)
-        gc.grace = grace
-        gc.now = { now }
-        gc.dryRun = dryRun
-        gc.maxDeletions = max
-        return try gc.run()
+        try s.collectGarbage(grace: grace, at: now, dryRun: dryRun, max: max)
     }
 
     @Test func unreferencedTreeGoesOnlyAfterTheGracePeriod() throws {

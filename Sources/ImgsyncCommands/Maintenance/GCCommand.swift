@@ -14,7 +14,10 @@ public struct GCCommand: ParsableCommand {
             sees it and deleted by the first run after the grace period; a name pointing at it again \
             cancels that. Then image catalogs and records without a tree go, chain catalogs that no \
             image lists (once older than the grace period), and objects no catalog lists. Failures are \
-            reported one by one and do not stop the run; the exit code is 1 when there were any.
+            reported one by one and do not stop the run; the exit code is 1 when there were any. \
+            Objects are found from the GC index (.imgsync/gc-index) at a cost in proportion to what was \
+            released; --full lists every object and reads every catalog instead, and rebuilds the index \
+            (a missing or doubtful index makes a run full by itself).
             """
     )
 
@@ -28,6 +31,9 @@ public struct GCCommand: ParsableCommand {
 
     @Flag(name: .customLong("dry-run"), help: "List what would be deleted; change nothing.")
     var dryRun = false
+
+    @Flag(name: .long, help: "Full mark-and-sweep: list every object and read every catalog, and rebuild the GC index.")
+    var full = false
 
     @OptionGroup var change: ChangeOptions
 
@@ -54,6 +60,7 @@ public struct GCCommand: ParsableCommand {
         gc.grace = try GracePeriod.parse(grace)
         gc.maxDeletions = maxDeletions
         gc.dryRun = dryRun
+        gc.full = full
         gc.now = { now }
         var hookNote = ""
         if !dryRun && !change.hooks.isEmpty {
@@ -98,6 +105,7 @@ public struct GCCommand: ParsableCommand {
             out += "pending: sha256:\(h) eligible for deletion at \(MaintenanceFormat.date(when))\n"
         }
         for f in r.failures { out += "failed: \(f)\n" }
+        if let why = r.fullReason { out += "full mark-and-sweep (\(why)): \(MaintenanceFormat.plural(r.objectsExamined, "object")) examined\n" }
         out += "gc\(r.dryRun ? " (dry run)" : ""): \(verb) \(MaintenanceFormat.plural(r.treesDeleted.count, "tree")), "
         out += "\(MaintenanceFormat.plural(r.imageCatalogsDeleted.count, "image catalog")), "
         out += "\(MaintenanceFormat.plural(r.imageRecordsDeleted.count, "image record")), "

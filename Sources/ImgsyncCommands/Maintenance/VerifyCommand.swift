@@ -67,6 +67,9 @@ public struct VerifyCommand: ParsableCommand {
             out += " (\(MaintenanceFormat.plural(report.treesRebuilt.count, "tree")) rebuilt, \(MaintenanceFormat.plural(report.objectsDeleted.count, "object")) deleted)"
         }
         out += report.remaining.isEmpty ? "\n" : ", \(report.remaining.count) remaining\n"
+        if let n = report.unlistedBodies, n > 0 {
+            out += "note: \(n) \(n == 1 ? "body" : "bodies") in the store no catalog lists: garbage for `imgsync gc` (or `gc --full`)\n"
+        }
         return (out + hookNote, code)
     }
 }

@@ -27,6 +27,14 @@ public struct GCReport: Codable, Sendable {
     public var failures: [String] = []
     /// The run stopped at `maxDeletions`; the rest waits for the next run.
     public var limitReached = false
+    /// The objects step was the full mark-and-sweep, and why (asked for, or the GC index was
+    /// missing or could not be trusted); nil: the incremental pass.
+    public var fullReason: String?
+    /// Object names listed (and looked at) under `.objects`: every one in a full pass, only those
+    /// in the shards of released bodies in an incremental one, none when nothing was released.
+    public var objectsExamined = 0
+    /// Catalogs read: every remaining one in a full pass; only new and released ones otherwise.
+    public var catalogsRead = 0
 
     public var deletions: Int {
         treesDeleted.count + imageCatalogsDeleted.count + imageRecordsDeleted.count + chainCatalogsDeleted.count
@@ -37,6 +45,8 @@ public struct GCReport: Codable, Sendable {
 /// Deletes what nothing references any more (docs/design.md §3.7), in dependency order: trees no published
 /// name has pointed to for the grace period, then image catalogs and records without a tree, chain
 /// catalogs no image record lists (older than the grace period), then objects no catalog lists.
+/// Objects are found from the GC index (`GCIndex`) at a cost in proportion to the catalogs added
+/// and released since the last run; `full` (and an index that cannot be trusted) lists them all.
 ///
 /// The caller must hold the repository lock (`Repository.lock`), like every other writer.
 public struct GarbageCollector {
@@ -46,6 +56,9 @@ public struct GarbageCollector {
     /// Upper bound on deletions (trees, catalogs, records, objects) per run.
     public var maxDeletions = 100_000
     public var dryRun = false
+    /// Run the full mark-and-sweep (list every object, read every catalog) instead of the
+    /// incremental pass, and rebuild the GC index from what it finds.
+    public var full = false
     /// The clock (tests inject one).
     public var now: () -> Date = Date.init
     /// Called with each failure and each deletion as it happens (for the log).
@@ -95,6 +108,7 @@ public struct GarbageCollector {
                 trees.remove(hex)
                 state.unreferencedSince[hex] = nil
                 log("gc: deleted tree \(hex)")
+                GCFault.point("gc-tree")
             } catch {
                 fail(&report, "cannot delete tree .images/\(hex.prefix(2))/\(hex.dropFirst(2)): \(error)")
             }
@@ -103,16 +117,14 @@ public struct GarbageCollector {
             do { try repository.writeState(state) } catch { fail(&report, "cannot record unreferenced trees in \(repository.statePath): \(error)") }
         }
 
-        // 2. Image catalogs and records without a tree (a name pointing at a missing tree keeps its
-        //    catalog: `verify --repair` rebuilds the tree from it).
+        // 2. Plan: image catalogs and records without a tree (a name pointing at a missing tree keeps
+        //    its catalog: `verify --repair` rebuilds the tree from it), chain catalogs no remaining
+        //    record lists. Nothing is deleted yet: the objects step decides the order.
+        var plan = Plan()
         let keepImages = trees.union(referenced)
-        var remainingImages = Set(repository.imageCatalogIDs().map(\.hex))
         for id in repository.imageCatalogIDs() where !keepImages.contains(id.hex) {
             guard take(&budget, &report) else { break }
-            if remove(repository.imageCatalogPath(id), &report) {
-                report.imageCatalogsDeleted.append(id.hex)
-                remainingImages.remove(id.hex)
-            }
+            plan.imageCatalogs.append(id)
         }
         var remainingRecords: [ImageRecord] = []
         for id in repository.imageRecordIDs() {
@@ -121,12 +133,14 @@ public struct GarbageCollector {
                     if let r = try repository.readImageRecord(id) { remainingRecords.append(r) }
                 } catch {
                     fail(&report, "\(error); its chain catalogs are kept")
+                    // Catalogs deleted outside the index's bookkeeping make the next GC a full one.
+                    _ = deleteCatalogs(plan, &report)
                     return finishWithoutObjects(report, "an image record is unreadable")
                 }
                 continue
             }
             guard take(&budget, &report) else { break }
-            if remove(repository.imageRecordPath(id), &report) { report.imageRecordsDeleted.append(id.hex) }
+            plan.records.append(id)
         }
 
         // Temporary names of atomic writes (`<name>.tmp-<pid>`) that a killed writer left behind;
@@ -143,45 +157,57 @@ public struct GarbageCollector {
         // 3. Chain catalogs that no remaining image lists and that are older than the grace period
         //    (a build in progress or a cached prefix for an image about to be synced stays).
         let listedChains = Set(remainingRecords.flatMap { $0.chainIDs.map(\.hex) })
-        var remainingChains = Set(repository.chainCatalogIDs().map(\.hex))
         for id in repository.chainCatalogIDs() where !listedChains.contains(id.hex) {
-            let path = repository.chainCatalogPath(id)
-            guard let mtime = modificationTime(path), mtime.addingTimeInterval(grace) <= now else { continue }
+            guard let mtime = modificationTime(repository.chainCatalogPath(id)), mtime.addingTimeInterval(grace) <= now else { continue }
             guard take(&budget, &report) else { break }
-            if remove(path, &report) {
-                report.chainCatalogsDeleted.append(id.hex)
-                remainingChains.remove(id.hex)
-            }
+            plan.chains.append(id)
         }
 
-        // 4. Objects no remaining catalog lists. A catalog that cannot be read stops this step: what
-        //    it references is unknown, so nothing may go.
-        var live: Set<Digest> = [Digest.empty]
-        for hex in remainingImages.sorted() {
-            let path = repository.root + "/.imgsync/catalogs/images/" + hex
-            guard addDigests(path, &live, &report) else { return finishWithoutObjects(report, "image catalog \(path) is unreadable") }
-        }
-        for hex in remainingChains.sorted() {
-            let path = repository.root + "/.imgsync/catalogs/chains/" + hex
-            guard addDigests(path, &live, &report) else { return finishWithoutObjects(report, "chain catalog \(path) is unreadable") }
-        }
-        for object in repository.objectFiles().objects where !live.contains(object.digest) {
-            guard take(&budget, &report) else { break }
-            if dryRun || remove(repository.root + "/" + object.relativePath, &report) {
-                report.objectsDeleted.append(object.relativePath)
-                if object.links == 1 { report.bytesFreed += object.size }
-            }
+        // 4. The planned catalogs, then objects no remaining catalog lists: incrementally from the
+        //    GC index, or by the full mark-and-sweep (asked for, or when the index cannot be trusted).
+        if full {
+            sweepAll(plan, &report, &budget, reason: "asked for (--full)")
+        } else {
+            collectIncrementally(plan, &report, &budget)
         }
         return report
     }
 
-    private func finishWithoutObjects(_ report: GCReport, _ why: String) -> GCReport {
+    /// Catalogs and records a run deletes, in the order it deletes them.
+    struct Plan {
+        var imageCatalogs: [Digest] = []
+        var records: [Digest] = []
+        var chains: [Digest] = []
+
+        var catalogKeys: [GCIndex.Key] {
+            imageCatalogs.map { GCIndex.Key(chain: false, id: $0) } + chains.map { GCIndex.Key(chain: true, id: $0) }
+        }
+    }
+
+    /// Deletes the planned catalogs and records (reports them in a dry run); whether every catalog went.
+    func deleteCatalogs(_ plan: Plan, _ report: inout GCReport) -> Bool {
+        var all = true
+        for id in plan.imageCatalogs {
+            if remove(repository.imageCatalogPath(id), &report) { report.imageCatalogsDeleted.append(id.hex) } else { all = false }
+            GCFault.point("gc-catalog")
+        }
+        for id in plan.records where remove(repository.imageRecordPath(id), &report) {
+            report.imageRecordsDeleted.append(id.hex)
+        }
+        for id in plan.chains {
+            if remove(repository.chainCatalogPath(id), &report) { report.chainCatalogsDeleted.append(id.hex) } else { all = false }
+            GCFault.point("gc-catalog")
+        }
+        return all
+    }
+
+    func finishWithoutObjects(_ report: GCReport, _ why: String) -> GCReport {
         var r = report
         fail(&r, "no objects deleted: \(why)")
         return r
     }
 
-    private func take(_ budget: inout Int, _ report: inout GCReport) -> Bool {
+    func take(_ budget: inout Int, _ report: inout GCReport) -> Bool {
         guard budget > 0 else {
             report.limitReached = true
             return false
@@ -190,13 +216,13 @@ public struct GarbageCollector {
         return true
     }
 
-    private func fail(_ report: inout GCReport, _ message: String) {
+    func fail(_ report: inout GCReport, _ message: String) {
         report.failures.append(message)
         log("gc: " + message)
     }
 
     /// Unlinks a file (not in a dry run). False, with the failure recorded, when it could not.
-    private func remove(_ path: String, _ report: inout GCReport) -> Bool {
+    func remove(_ path: String, _ report: inout GCReport) -> Bool {
         if dryRun { return true }
         if unlink(path) != 0 && errno != ENOENT {
             fail(&report, "cannot delete \(path): \(Syscall.errorString(errno))")
@@ -204,22 +230,6 @@ public struct GarbageCollector {
         }
         log("gc: deleted \(path)")
         return true
-    }
-
-    private func addDigests(_ path: String, _ live: inout Set<Digest>, _ report: inout GCReport) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            // Deleted in this run (dry run) or vanished: nothing it listed needs keeping.
-            return !FileManager.default.fileExists(atPath: path)
-        }
-        do {
-            for e in try CatalogCodec.decode(Array(data)) where e.type == .regular {
-                if let d = e.sha256 { live.insert(d) }
-            }
-            return true
-        } catch {
-            fail(&report, "\(path): \(error)")
-            return false
-        }
     }
 
     private func modificationTime(_ path: String) -> Date? {

@@ -116,7 +116,37 @@ public struct Verifier {
                 add(&report, VerifyProblem(.needsResync, image: label, "cannot rebuild the tree from its catalog and the object store: \(error); re-sync the image (imgsync sync)"))
             }
         }
+        checkGCIndex(&report)
+        countUnlistedBodies(Set(objectInodes.values), &report)
         return report
+    }
+
+    /// The GC index must count exactly what its catalogs list: otherwise an incremental GC could
+    /// delete a listed body. Removing it is the repair (the next gc rebuilds it by the full pass).
+    private func checkGCIndex(_ report: inout VerifyReport) {
+        let state = repository.checkGCIndex()
+        report.gcIndex = state.description
+        guard case .inconsistent(let why) = state else { return }
+        var p = VerifyProblem(.gcIndex, path: ".imgsync/gc-index", "\(why); run `imgsync gc --full` (or verify --repair) to rebuild it")
+        if repair {
+            repository.invalidateGCIndex()
+            p.repaired = true
+        }
+        add(&report, p)
+    }
+
+    /// What `gc --full` would find: bodies in the store that no catalog lists (not a problem:
+    /// garbage the next GC deletes, or, for bodies the GC index never counted, `gc --full`).
+    private func countUnlistedBodies(_ stored: Set<Digest>, _ report: inout VerifyReport) {
+        var listed: Set<Digest> = [Digest.empty]
+        for key in repository.catalogStamps().keys {
+            guard let bodies = try? repository.catalogBodies(key)?.bodies else {
+                report.unlistedBodies = nil  // a catalog is unreadable: unknown
+                return
+            }
+            listed.formUnion(bodies)
+        }
+        report.unlistedBodies = stored.subtracting(listed).count
     }
 
     static func label(_ id: Digest, _ names: [String]) -> String {

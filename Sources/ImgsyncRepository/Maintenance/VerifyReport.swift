@@ -18,6 +18,9 @@ public struct VerifyProblem: Codable, Sendable, Equatable, CustomStringConvertib
         case missingCatalog = "missing-catalog"
         /// A tree that cannot be rebuilt from the catalog and the object store.
         case needsResync = "needs-resync"
+        /// The GC index disagrees with the catalogs it counts (`--repair` removes it; the next gc
+        /// then runs the full mark-and-sweep and writes a new one).
+        case gcIndex = "gc-index"
     }
 
     public var kind: Kind
@@ -57,6 +60,11 @@ public struct VerifyReport: Codable, Sendable {
     public var objectsDeleted: [String] = []
     /// Image ids (hex) whose trees `--repair` rebuilt.
     public var treesRebuilt: [String] = []
+    /// The GC index as found (docs/design.md §3.7).
+    public var gcIndex = ""
+    /// Bodies in the store that no catalog lists (what `gc --full` would delete); nil when a
+    /// catalog could not be read.
+    public var unlistedBodies: Int? = 0
 
     /// Problems still present after the run (all of them without `--repair`).
     public var remaining: [VerifyProblem] { problems.filter { !$0.repaired } }

@@ -125,10 +125,12 @@ public final class Repository {
     @discardableResult
     public func cleanStaging() -> [String] {
         var problems: [String] = []
+        var leftovers = false
         for dir in [".imgsync/staging", ".objects/tmp"] {
             do {
                 guard let fd = try openDirectory(dir) else { continue }
                 for name in try DirectoryListing.names(of: fd.rawValue) {
+                    leftovers = true
                     do {
                         try TreeRemover.remove(name, in: fd.rawValue)
                     } catch {
@@ -139,6 +141,9 @@ public final class Repository {
                 problems.append("cannot clean \(dir): \(error)")
             }
         }
+        // A process died while building or collecting: bodies it stored may be listed by no catalog,
+        // which only the full mark-and-sweep finds. The next GC runs it (docs/design.md §3.7).
+        if leftovers { invalidateGCIndex() }
         // Temporary files of `writeAtomically` (catalogs, image records, state) a dead process left.
         let marker = Array(".tmp-".utf8)
         for dir in [".imgsync", ".imgsync/catalogs/chains", ".imgsync/catalogs/images", ".imgsync/images"] {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncTestSupport
 import CImgsyncSys
 #if canImport(Glibc)
@@ -58,5 +59,18 @@ enum Probe {
     /// Every path under `dir` with type, mode, mtime, size and content hash: to show nothing changed.
     static func listing(_ dir: String) -> [String: String] {
         LayerSandbox.listing(dir, excluding: "/nonexistent")
+    }
+}
+
+extension LayerSandbox {
+    /// One GC run over the sandbox's repository, with the clock at `now`.
+    func collectGarbage(grace: TimeInterval, at now: Date, full: Bool = false, dryRun: Bool = false, max: Int = 100_000) throws -> GCReport {
+        var gc = GarbageCollector(repository: repository)
+        gc.grace = grace
+        gc.now = { now }
+        gc.full = full
+        gc.dryRun = dryRun
+        gc.maxDeletions = max
+        return try gc.run()
     }
 }
