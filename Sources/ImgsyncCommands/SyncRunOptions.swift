@@ -82,6 +82,10 @@ struct SyncRunOptions: ParsableArguments, Sendable {
     @Flag(help: "Put an empty .cvmfscatalog at each image root (bounds CVMFS catalog size).")
     var cvmfsCatalog = false
 
+    @Flag(help: ArgumentHelp("Make the plain name of a multi-platform line a CVMFS variant symlink that resolves per worker node.",
+                             discussion: "The plain name becomes <name>@$(CVMFS_ARCH:-<uname -m of the first listed platform>) and each Linux platform also gets an alias <name>@x86_64, @aarch64, … Meaningful only inside a CVMFS repository: elsewhere the plain name does not resolve. Not recorded: a run without it makes plain names ordinary symlinks again."))
+    var cvmfsVariantSymlinks = false
+
     @Flag(help: ArgumentHelp("Build images in this process instead of one build worker process per image.",
                              discussion: "Without workers a crash while building one image ends the whole run; for debugging and measurements.",
                              visibility: .hidden))
@@ -191,7 +195,8 @@ struct SyncRunOptions: ParsableArguments, Sendable {
                 records.start(root: options.root, list: images, dryRun: dryRun)
             }
             var (targets, issues, failedLines) = await SyncTarget.targets(
-                of: selected, keepRegistry: keepRegistry, defaultPlatform: defaultPlatform, client: client)
+                of: selected, keepRegistry: keepRegistry, defaultPlatform: defaultPlatform, client: client,
+                variantSymlinks: cvmfsVariantSymlinks)
             if select != nil {
                 let (kept, leftOut) = SyncTarget.leavingOthersAlone(targets, state: try Repository.readState(root: options.root))
                 targets = kept

@@ -18,6 +18,10 @@ public struct SyncTarget: Sendable, Hashable {
     /// fails with this message, and the name and the platform names published for it before
     /// (`<name>@<platform>`) stay as they are, since its platforms are unknown, not gone.
     public var platformsUnknown: String?
+    /// `--cvmfs-variant-symlinks`: the plain name of a multi-platform line is published as a CVMFS
+    /// variant symlink to its machine alias `<name>@$(CVMFS_ARCH:-<this>)` (the first listed
+    /// platform's `uname -m`). Nil: an ordinary symlink to the tree.
+    public var variantDefault: String?
 
     public init(name: PublishedName, reference: ImageReference, platform: Platform, origin: String, acceptAnyPlatform: Bool = false) {
         self.name = name
@@ -190,7 +194,8 @@ public final class SyncEngine: @unchecked Sendable {
         // 3. Change: hook, builds, removals, GC, state, hook. With a before-change hook, nothing is
         //    written under the root unless something changes, and then only after the hook ran
         //    (the root may be a CVMFS repository, read-only outside `cvmfs_server transaction`).
-        var willChange = !pending.isEmpty || !leaving.isEmpty
+        let reshaping = targets.filter { repository.variantDefault(of: $0.name) != $0.variantDefault }
+        var willChange = !pending.isEmpty || !leaving.isEmpty || !reshaping.isEmpty
         if !willChange, options.beforeChange != nil, let gcHasWork = options.gcHasWork {
             do { willChange = try gcHasWork(repository) } catch { logger.warning("garbage collection (dry run): \(error)") }
         }
@@ -231,7 +236,13 @@ public final class SyncEngine: @unchecked Sendable {
         for b in built {
             results.append(b.result)
         }
-        for name in leaving {
+        // Plain names whose symlink shape (ordinary or CVMFS variant) is not the one asked for;
+        // before the removals, so no variant symlink is left leading to a removed alias.
+        let failed = Set(results.filter { $0.outcome == .failed }.map(\.name))
+        for target in targets where !failed.contains(target.name.description) {
+            reshape(target)
+        }
+        for name in leaving where !leadsFromVariant(name) {
             do {
                 try repository.unpublish(try PublishedName(name))
                 state.names.removeValue(forKey: name)
@@ -265,6 +276,41 @@ public final class SyncEngine: @unchecked Sendable {
         }
         report.seconds = Date().timeIntervalSince(started)
         return report
+    }
+
+    // MARK: variant symlinks
+
+    /// Gives `target.name` the shape it asks for (`SyncTarget.variantDefault`): a CVMFS variant
+    /// symlink only when its default alias points to the same tree as the name, else an ordinary
+    /// symlink to the tree the name has now (for a variant symlink, its default alias's).
+    func reshape(_ target: SyncTarget) {
+        let name = target.name
+        let current = repository.variantDefault(of: name)
+        guard current != target.variantDefault, let tree = repository.imageID(of: name) else { return }
+        do {
+            if let machine = target.variantDefault {
+                guard repository.imageID(of: try name.machineAlias(machine)) == tree else {
+                    logger.warning("\(name): left an ordinary symlink: its alias @\(machine) does not point to its tree")
+                    return
+                }
+                try repository.linkVariant(name, defaultMachine: machine)
+                logger.info("\(name): now a CVMFS variant symlink (default \(machine))")
+            } else {
+                try repository.link(name, to: tree)
+                logger.info("\(name): now an ordinary symlink")
+            }
+        } catch {
+            logger.warning("\(name): cannot change its symlink: \(error)")
+        }
+    }
+
+    /// Whether `name` is a machine alias whose plain name is (still, after `reshape`) a variant
+    /// symlink: it stays, so that the plain name keeps leading somewhere (a plain name that failed
+    /// this run keeps its shape).
+    func leadsFromVariant(_ name: String) -> Bool {
+        guard let n = try? PublishedName(name), n.isMachineAlias, let plain = n.platformOf?.name,
+              let p = try? PublishedName(plain) else { return false }
+        return repository.variantDefault(of: p) != nil
     }
 
     // MARK: checking

@@ -9,7 +9,7 @@ extension SyncTarget {
     /// bad line, a pattern whose tags could not be listed or that matches nothing): a sync counts
     /// those as failed.
     public static func targets(
-        of list: ImageList, keepRegistry: Bool, defaultPlatform: Platform, client: RegistryClient
+        of list: ImageList, keepRegistry: Bool, defaultPlatform: Platform, client: RegistryClient, variantSymlinks: Bool = false
     ) async -> (targets: [SyncTarget], issues: [String], failedLines: Int) {
         let (listed, expandIssues) = await ImageList.expand(list, keepRegistry: keepRegistry) { registry, repository in
             try await client.listTags(registry: registry, repository: repository)
@@ -42,7 +42,7 @@ extension SyncTarget {
             case .one(let platform, let acceptAny):
                 made = [SyncTarget(name: image.name, reference: image.reference, platform: platform, origin: origin, acceptAnyPlatform: acceptAny)]
             case .several(let platforms):
-                made = platformTargets(image, platforms, plain: platforms[0], origin: origin, issue: issue)
+                made = platformTargets(image, platforms, plain: platforms[0], origin: origin, variantSymlinks: variantSymlinks, issue: issue)
             case .all:
                 switch offers.removeValue(forKey: image.reference) ?? .success([]) {
                 case .failure(let error):
@@ -55,7 +55,7 @@ extension SyncTarget {
                     made = [SyncTarget(name: image.name, reference: image.reference, platform: defaultPlatform, origin: origin, acceptAnyPlatform: true)]
                 case .success(let platforms):
                     let plain = platforms.first { $0.matches(defaultPlatform) } ?? platforms[0]
-                    made = platformTargets(image, platforms, plain: plain, origin: origin, issue: issue)
+                    made = platformTargets(image, platforms, plain: plain, origin: origin, variantSymlinks: variantSymlinks, issue: issue)
                 }
             }
             targets += made
@@ -66,8 +66,10 @@ extension SyncTarget {
 
     /// The targets of a multi-platform line: the plain name for `plain`, and each platform under its
     /// platform name (`PublishedName.platformName`). A platform that cannot be named is an issue.
+    /// With `variantSymlinks`, also one machine alias per `uname -m` (`machineAliases`), and the
+    /// plain name is a CVMFS variant symlink defaulting to `plain`'s machine (when it has one).
     static func platformTargets(_ image: ListedImage, _ platforms: [Platform], plain: Platform, origin: String,
-                                issue: (String) -> Void) -> [SyncTarget] {
+                                variantSymlinks: Bool = false, issue: (String) -> Void) -> [SyncTarget] {
         var made = [SyncTarget(name: image.name, reference: image.reference, platform: plain, origin: origin)]
         for platform in platforms {
             do {
@@ -79,7 +81,29 @@ extension SyncTarget {
                 issue("platform \(platform) of \(image.reference) cannot be published: \(ImageList.message(error))")
             }
         }
+        guard variantSymlinks else { return made }
+        for (machine, platform) in machineAliases(platforms, plain: plain) {
+            guard let alias = try? image.name.machineAlias(machine) else { continue }
+            made.append(SyncTarget(name: alias, reference: image.reference, platform: platform, origin: origin))
+            if plain.unameMachine == machine { made[0].variantDefault = machine }
+        }
         return made
+    }
+
+    /// The platform each machine alias (`uname -m`: `Platform.unameMachine`) of a line stands
+    /// for, in the order of `platforms`: `plain` for its own machine, else the canonical variant
+    /// (`arm64/v8`, `amd64` without one), else the first listed.
+    static func machineAliases(_ platforms: [Platform], plain: Platform) -> [(machine: String, platform: Platform)] {
+        var out: [(machine: String, platform: Platform)] = []
+        for platform in platforms {
+            guard let machine = platform.unameMachine, !out.contains(where: { $0.machine == machine }) else { continue }
+            let same = platforms.filter { $0.unameMachine == machine }
+            let chosen = same.first { $0.matches(plain) }
+                ?? same.first { $0.variant == (machine == "aarch64" ? "v8" : nil) }
+                ?? same[0]
+            out.append((machine, chosen))
+        }
+        return out
     }
 }
 

@@ -69,3 +69,21 @@ extension PlatformSelector {
         return out
     }
 }
+
+extension Platform {
+    /// What `uname -m` says on a Linux machine of this platform (the value CVMFS gives
+    /// `CVMFS_ARCH`): `x86_64`, `aarch64`, `ppc64le`, `s390x`, `i686`, `armv7l`; nil for other
+    /// platforms (no machine alias is published for them).
+    public var unameMachine: String? {
+        guard os == "linux" else { return nil }
+        switch (architecture, variant) {
+        case ("amd64", _): return "x86_64"
+        case ("arm64", _): return "aarch64"
+        case ("ppc64le", _): return "ppc64le"
+        case ("s390x", _): return "s390x"
+        case ("386", _): return "i686"
+        case ("arm", "v7"): return "armv7l"
+        default: return nil
+        }
+    }
+}

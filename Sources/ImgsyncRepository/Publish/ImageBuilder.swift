@@ -248,6 +248,18 @@ extension Repository {
     /// Points `name` at the image tree: a relative symlink created under a temporary name and
     /// renamed over the old one, so readers see either the old or the new tree, never neither.
     public func link(_ name: PublishedName, to imageID: Digest) throws {
+        let up = String(repeating: "../", count: name.components.count - 1)
+        try placeLink(name, text: up + ".images/" + Repository.shard(imageID))
+    }
+
+    /// Makes `name` a CVMFS variant symlink (`CVMFSVariantLink`) to its sibling alias
+    /// `<name>@$(CVMFS_ARCH:-<defaultMachine>)`, replacing the old link atomically like `link`.
+    public func linkVariant(_ name: PublishedName, defaultMachine: String) throws {
+        _ = try name.machineAlias(defaultMachine)
+        try placeLink(name, text: CVMFSVariantLink.text(basename: name.components.last!, defaultMachine: defaultMachine))
+    }
+
+    private func placeLink(_ name: PublishedName, text: String) throws {
         var dir = root
         for c in name.components.dropLast() {
             dir += "/" + c
@@ -260,11 +272,9 @@ extension Repository {
                 throw Syscall.failure("create", dir)
             }
         }
-        let up = String(repeating: "../", count: name.components.count - 1)
-        let target = up + ".images/" + Repository.shard(imageID)
         let final = root + "/" + name.description
         let tmp = dir + "/" + TemporaryName.next(prefix: ".imgsync-link-")
-        if symlink(target, tmp) != 0 { throw Syscall.failure("create symlink", tmp) }
+        if symlink(text, tmp) != 0 { throw Syscall.failure("create symlink", tmp) }
         if rename(tmp, final) != 0 {
             let e = errno
             unlink(tmp)
@@ -272,10 +282,30 @@ extension Repository {
         }
     }
 
-    /// The image id a published name points to, or nil.
+    /// The image id a published name points to, or nil. For a CVMFS variant symlink (which
+    /// resolves only inside CVMFS): the tree of its default alias, `<name>@<machine>` — the first
+    /// listed platform's tree, which the name's state record names too. Every reader that learns a
+    /// name's tree from its link (the sync's unchanged check, `list`, `status`, `verify`, GC's
+    /// live set, `catalog`) goes through here.
     public func imageID(of name: PublishedName) -> Digest? {
-        let path = root + "/" + name.description
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { return nil }
+        guard let text = linkText(of: name) else { return nil }
+        if let machine = CVMFSVariantLink.defaultMachine(text: text, basename: name.components.last!) {
+            guard let alias = try? name.machineAlias(machine), let aliasText = linkText(of: alias) else { return nil }
+            return Repository.treeID(linkText: aliasText)
+        }
+        return Repository.treeID(linkText: text)
+    }
+
+    /// The default machine of `name` when it is a CVMFS variant symlink, else nil.
+    public func variantDefault(of name: PublishedName) -> String? {
+        linkText(of: name).flatMap { CVMFSVariantLink.defaultMachine(text: $0, basename: name.components.last!) }
+    }
+
+    private func linkText(of name: PublishedName) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + name.description)
+    }
+
+    private static func treeID(linkText target: String) -> Digest? {
         let parts = target.split(separator: "/")
         guard parts.count >= 2 else { return nil }
         return try? Digest(parsing: "sha256:" + parts[parts.count - 2] + parts[parts.count - 1])

@@ -53,3 +53,37 @@ extension PublishedName {
             && suffix.utf8.allSatisfy { c in (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D }
     }
 }
+
+/// CVMFS variant symlinks (`--cvmfs-variant-symlinks`, docs/image-list.md): the plain name of a
+/// multi-platform line becomes a symlink whose text is `<basename>@$(CVMFS_ARCH:-<machine>)`. A
+/// CVMFS client expands the variable to its `uname -m`, so the link leads to the sibling alias
+/// `<basename>@<machine>` of the worker node's architecture. Outside CVMFS the text is taken
+/// literally and resolves to nothing: imgsync reads the default instead (`Repository.imageID(of:)`).
+public enum CVMFSVariantLink {
+    /// The symlink text for a name whose last component is `basename`, defaulting to `machine`.
+    public static func text(basename: String, defaultMachine machine: String) -> String {
+        "\(basename)@$(CVMFS_ARCH:-\(machine))"
+    }
+
+    /// The default machine of a variant symlink text of a name whose last component is `basename`;
+    /// nil for any other text (an ordinary link into `.images/`).
+    public static func defaultMachine(text: String, basename: String) -> String? {
+        let head = "\(basename)@$(CVMFS_ARCH:-"
+        guard text.hasPrefix(head), text.hasSuffix(")") else { return nil }
+        let machine = String(text.dropFirst(head.count).dropLast())
+        return PublishedName.isPlatformSuffix(machine) && !machine.contains("-") ? machine : nil
+    }
+}
+
+extension PublishedName {
+    /// The alias a variant symlink leads to: `<name>@<machine>` (`org/tool:2.0@x86_64`).
+    public func machineAlias(_ machine: String) throws -> PublishedName {
+        try platformName(machine)
+    }
+
+    /// Whether this is a machine alias (`@x86_64`, `@aarch64`): a platform-like suffix without `-`
+    /// (a platform name's suffix is `<os>-<arch>…`).
+    public var isMachineAlias: Bool {
+        platformOf.map { !$0.suffix.contains("-") } ?? false
+    }
+}
