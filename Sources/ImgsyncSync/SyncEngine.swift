@@ -104,6 +104,7 @@ public final class SyncEngine: @unchecked Sendable {
     let logger: Logger
     let repository: Repository
     private let inFlight = InFlight()
+    let chainClaims = ChainClaims()
     let progress = ProgressBoard()
     /// The repository's `--world-readable` setting for this run (set in `run` before any build).
     private(set) var worldReadable = false
@@ -188,6 +189,7 @@ public final class SyncEngine: @unchecked Sendable {
             report.images = results.sorted { $0.name < $1.name }
             report.removed = leaving.sorted()
             report.seconds = Date().timeIntervalSince(started)
+            report.registries = client.traffic
             return report
         }
 
@@ -204,6 +206,7 @@ public final class SyncEngine: @unchecked Sendable {
             report.rootUntouched = true
             report.images = results.sorted { $0.name < $1.name }
             report.seconds = Date().timeIntervalSince(started)
+            report.registries = client.traffic
             return report
         }
         if willChange, let hook = options.beforeChange {
@@ -275,6 +278,7 @@ public final class SyncEngine: @unchecked Sendable {
             do { try runHook(hook, what: "after-change") } catch { report.hookErrors.append("\(error)") }
         }
         report.seconds = Date().timeIntervalSince(started)
+        report.registries = client.traffic
         return report
     }
 
@@ -435,8 +439,12 @@ public final class SyncEngine: @unchecked Sendable {
         let builder = Locked(try ImageBuilder(repository: repository, linkMode: options.linkMode, worldReadable: worldReadable,
                                                 limits: options.limits, gzipEngine: options.gzipEngine))
         let diffIDs = image.config.diffIDs
+        let chains = ChainID.chain(diffIDs)
+        let claim = await claimChains(chains)
+        defer { claim.releaseAll() }
         var reused = 0
         if let (k, catalog) = try repository.longestKnownChain(diffIDs) {
+            for chain in chains[..<k] { claim.release(chain) }
             try await onDedicatedThread(name: "imgsync-load") {
                 try builder.value.start(from: catalog, diffIDs: Array(diffIDs[0..<k]))
             }
@@ -473,6 +481,7 @@ public final class SyncEngine: @unchecked Sendable {
                 throw error
             }
             _ = await feeder.value
+            claim.release(chains[i])
             result.layersFetched += 1
             result.bytesFetched += descriptor.size
         }
@@ -490,6 +499,12 @@ public final class SyncEngine: @unchecked Sendable {
         result.bodiesDeduplicated = builder.value.bodiesReused
         result.bytesDeduplicated = builder.value.bytesReused
         result.unreadableByOthers = builder.value.unreadableByOthers
+    }
+
+    /// Waits while another build of this run makes the first of `chains` not known yet, then
+    /// claims the chains this build will make (`ChainClaims`).
+    func claimChains(_ chains: [Digest]) async -> ChainClaims.Claim {
+        await chainClaims.claim(chains) { FileManager.default.fileExists(atPath: repository.chainCatalogPath($0)) }
     }
 
     /// Streams `blob` into `bridge`; the task returns the download's own error, if it had one.

@@ -44,6 +44,13 @@ public struct SyncMetrics: Sendable {
                   Self.outcomes.map { ([("outcome", $0.rawValue)], "\(report.count($0))") })
         out.gauge("imgsync_last_run_fetched_bytes", "Layer bytes downloaded by the last sync run, per registry (not cumulative).",
                   Self.fetchedBytes(report).map { ([("registry", $0.key)], "\($0.value)") })
+        let traffic = (report.registries ?? [:]).sorted { $0.key < $1.key }
+        out.gauge("imgsync_last_run_registry_requests", "HTTP requests the last sync run sent, per registry and kind (retries and redirects included).",
+                  traffic.flatMap { registry in
+                      registry.value.requests.sorted { $0.key < $1.key }.map { ([("registry", registry.key), ("request", $0.key)], "\($0.value)") }
+                  })
+        out.gauge("imgsync_last_run_registry_bytes", "Blob and manifest bytes the last sync run received, per registry.",
+                  traffic.map { ([("registry", $0.key)], "\($0.value.bytes)") })
         out.gauge("imgsync_last_run_objects_added", "Bodies added to the object store by the last sync run.",
                   [([], "\(report.objectsAdded)")])
         out.gauge("imgsync_last_run_bytes_added", "Bytes of the bodies added to the object store by the last sync run.",

@@ -1,5 +1,6 @@
 import Foundation
 import ImgsyncCore
+import ImgsyncRegistry
 
 /// What happened to one listed image in a sync.
 public enum ImageOutcome: String, Codable, Sendable {
@@ -74,6 +75,9 @@ public struct SyncReport: Codable, Sendable {
     /// (which may be read-only outside a transaction).
     public var rootUntouched = false
     public var gc: [String: Int64]?
+    /// Requests and bytes per registry for the whole run (list expansion included), as the client
+    /// counted them; nil in reports of runs that did not reach a registry.
+    public var registries: [String: RegistryTraffic]?
 
     public init(root: String, list: String, started: Date) {
         self.root = root
@@ -104,38 +108,58 @@ public struct SyncReport: Codable, Sendable {
         (!images.isEmpty || !listIssues.isEmpty) && images.allSatisfy { $0.outcome == .failed }
     }
 
-    /// The human summary printed at the end of a run.
+    /// The human summary printed at the end of a run. It stays readable whatever the list's size
+    /// (issue 9 item 6): unchanged images are only counted; failed and removed images, warnings and
+    /// list problems are listed up to `listedLines` each and then counted (every one is in the JSON
+    /// report); no line is longer than `maxLineLength`.
     public func text() -> String {
-        var out = ""
-        for issue in listIssues { out += "list: \(issue)\n" }
-        for r in images where r.outcome == .failed {
-            out += "failed: \(r.name) (\(r.origin), \(r.reference)): \(r.error ?? "unknown error")\n"
+        var lines: [String] = []
+        func listed(_ items: [String], _ what: String) {
+            lines += items.prefix(Self.listedLines)
+            if items.count > Self.listedLines {
+                lines.append("... and \(items.count - Self.listedLines) more \(what) (all in the JSON report, --json)")
+            }
         }
-        for name in removed { out += "\(dryRun ? "would remove" : "removed"): \(name)\n" }
-        for r in images where !r.warnings.isEmpty {
+        listed(listIssues.map { "list: \($0)" }, "list problems")
+        listed(images.filter { $0.outcome == .failed }.map { "failed: \($0.name) (\($0.origin), \($0.reference)): \($0.error ?? "unknown error")" },
+               "failed images")
+        listed(removed.map { "\(dryRun ? "would remove" : "removed"): \($0)" }, dryRun ? "names to remove" : "removed names")
+        listed(images.filter { !$0.warnings.isEmpty }.map { r in
             let shown = r.warnings.prefix(3).joined(separator: "; ")
             let more = r.warnings.count > 3 ? " (\(r.warnings.count - 3) more in the JSON report)" : ""
-            out += "warning: \(r.name): \(shown)\(more)\n"
-        }
-        if let held = removalHeld { out += "kept: \(held)\n" }
-        for e in removalErrors { out += "not removed: \(e)\n" }
-        for h in hookErrors { out += "hook: \(h)\n" }
+            return "warning: \(r.name): \(shown)\(more)"
+        }, "images with warnings")
+        if let held = removalHeld { lines.append("kept: \(held)") }
+        listed(removalErrors.map { "not removed: \($0)" }, "names not removed")
+        lines += hookErrors.map { "hook: \($0)" }
         let withHiddenPaths = images.filter { $0.unreadableByOthers > 0 }
         if !withHiddenPaths.isEmpty {
             let total = withHiddenPaths.reduce(0) { $0 + $1.unreadableByOthers }
             // Bounded: the first few images, the rest counted (every one is in the JSON report).
             var list = withHiddenPaths.prefix(5).map { "\($0.name) (\($0.unreadableByOthers))" }.joined(separator: ", ")
             if withHiddenPaths.count > 5 { list += " and \(withHiddenPaths.count - 5) more images" }
-            out += "unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see `imgsync sync --world-readable`)\n"
+            lines.append("unreadable by other users: \(total) path\(total == 1 ? "" : "s") in \(list); a CVMFS client hides them from everyone but root (see `imgsync sync --world-readable`)")
         }
         let verb = dryRun ? "would change" : "updated"
-        out += "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
-        out += "\(count(.unchanged)) unchanged, \(removed.count) \(dryRun ? "would be removed" : "removed"), \(count(.failed) + failedLines) failed"
-        if failedLines > 0 { out += " (\(failedLines) of them list line\(failedLines == 1 ? "" : "s") that produced no image)" }
-        out += "; "
-        out += "fetched \(ByteCount.format(bytesFetched)), \(objectsAdded) new objects (\(ByteCount.format(bytesAdded))), "
-        out += "\(ByteCount.format(bytesDeduplicated)) deduplicated; \(String(format: "%.1f", seconds)) s\n"
-        return out
+        var last = "sync \(root): \(count(.added)) added, \(count(.updated) + count(.wouldChange)) \(verb), "
+        last += "\(count(.unchanged)) unchanged, \(removed.count) \(dryRun ? "would be removed" : "removed"), \(count(.failed) + failedLines) failed"
+        if failedLines > 0 { last += " (\(failedLines) of them list line\(failedLines == 1 ? "" : "s") that produced no image)" }
+        last += "; "
+        last += "fetched \(ByteCount.format(bytesFetched)), \(objectsAdded) new objects (\(ByteCount.format(bytesAdded))), "
+        last += "\(ByteCount.format(bytesDeduplicated)) deduplicated; \(String(format: "%.1f", seconds)) s"
+        lines.append(last)
+        return lines.map { Self.bounded($0) + "\n" }.joined()
+    }
+
+    /// Lines of one kind (failed images, removed names, ...) listed before the rest is counted.
+    static let listedLines = 10
+    /// The longest line of the summary, in characters; longer ones (a registry's error body) are cut.
+    static let maxLineLength = 1000
+
+    static func bounded(_ line: String) -> String {
+        guard line.count > maxLineLength else { return line }
+        let cut = " [cut; the whole text is in the JSON report]"
+        return String(line.prefix(maxLineLength - cut.count)) + cut
     }
 
     public func json() throws -> Data {

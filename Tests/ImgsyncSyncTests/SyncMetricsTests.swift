@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ImgsyncRegistry
 @testable import ImgsyncSync
 
 /// The `--metrics-file` text: node_exporter's textfile format, label escaping, counts by outcome,
@@ -90,5 +91,21 @@ import Testing
         let text = SyncMetrics(report: r, exitCode: 3, finished: Date()).text(previous: nil)
         #expect(text.contains(#"imgsync_image_failed{name="we\"ird\\name:1"} 1"#), "\(text)")
         #expect(SyncMetrics.escapeHelp("a\\b\nc") == #"a\\b\nc"#)
+    }
+}
+
+/// The per-registry request and byte gauges (issue 9 item 5).
+@Suite struct SyncMetricsRegistryTrafficTests {
+    @Test func requestsAndBytesPerRegistry() {
+        var report = SyncReport(root: "/srv/r", list: "images.txt", started: Date())
+        report.registries = ["ghcr.io": RegistryTraffic(requests: ["HEAD manifest": 3, "GET blob": 2], bytes: 1234),
+                             "docker.io": RegistryTraffic(requests: ["GET token": 1], bytes: 0)]
+        let text = SyncMetrics(report: report, exitCode: 0, finished: Date()).text(previous: nil)
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        #expect(lines.contains(#"imgsync_last_run_registry_requests{registry="ghcr.io",request="HEAD manifest"} 3"#), "\(text)")
+        #expect(lines.contains(#"imgsync_last_run_registry_requests{registry="ghcr.io",request="GET blob"} 2"#))
+        #expect(lines.contains(#"imgsync_last_run_registry_requests{registry="docker.io",request="GET token"} 1"#))
+        #expect(lines.contains(#"imgsync_last_run_registry_bytes{registry="ghcr.io"} 1234"#))
+        #expect(lines.contains(#"imgsync_last_run_registry_bytes{registry="docker.io"} 0"#))
     }
 }

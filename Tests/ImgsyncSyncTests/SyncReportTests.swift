@@ -74,3 +74,53 @@ import Testing
         #expect(hook.exitCode == 1)
     }
 }
+
+/// The summary of a run over thousands of images (issue 9 item 6): counts, the first few names of
+/// each kind, no line over 1,000 characters; the JSON report keeps everything.
+@Suite struct SyncReportScaleTests {
+    func image(_ i: Int, _ outcome: ImageOutcome) -> ImageResult {
+        var r = ImageResult(name: "org/image-\(i):1", reference: "registry.example.org/org/image-\(i):1", origin: "images.txt:\(i)", outcome: outcome)
+        if outcome == .failed { r.error = "manifest unknown: registry.example.org/org/image-\(i):1" }
+        return r
+    }
+
+    @Test func listsTheFirstFewOfEachKindAndCountsTheRest() throws {
+        var report = SyncReport(root: "/srv/r", list: "images.txt", started: Date())
+        report.images = (0..<3000).map { image($0, .unchanged) } + (3000..<3040).map { image($0, .failed) }
+            + (3040..<3060).map { image($0, .added) }
+        report.removed = (0..<700).map { "org/gone-\($0):1" }
+        report.listIssues = (0..<25).map { "images.txt:\($0): bad reference" }
+        let text = report.text()
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(!text.contains("org/image-0:1"), "an unchanged image has no line of its own")
+        #expect(!text.contains("org/image-3040:1"), "added images are counted, not listed")
+        #expect(lines.filter { $0.hasPrefix("failed: ") }.count == SyncReport.listedLines)
+        #expect(lines.contains("... and 30 more failed images (all in the JSON report, --json)"), "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("removed: ") }.count == SyncReport.listedLines)
+        #expect(lines.contains("... and 690 more removed names (all in the JSON report, --json)"))
+        #expect(lines.contains("... and 15 more list problems (all in the JSON report, --json)"))
+        #expect(lines.last?.hasPrefix("sync /srv/r: 20 added, 0 updated, 3000 unchanged, 700 removed, 40 failed") == true, "\(lines.last ?? "")")
+        #expect(lines.count < 40, "\(lines.count) lines")
+        let json = try #require(try JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
+        #expect((json["removed"] as? [String])?.count == 700)
+        #expect((json["images"] as? [[String: Any]])?.count == 3060)
+    }
+
+    @Test func noLineIsLongerThanAThousandCharacters() throws {
+        var report = SyncReport(root: "/srv/r", list: "images.txt", started: Date())
+        var failed = image(1, .failed)
+        failed.error = "registry.example.org answered HTTP 500: " + String(repeating: "x", count: 5000)
+        var warned = image(2, .added)
+        warned.warnings = [String(repeating: "w", count: 3000)]
+        report.images = [failed, warned]
+        report.hookErrors = [String(repeating: "h", count: 2000)]
+        let lines = report.text().split(separator: "\n")
+        #expect(lines.count == 4)
+        for line in lines {
+            #expect(line.count <= SyncReport.maxLineLength, "\(line.prefix(40))…: \(line.count) characters")
+        }
+        #expect(lines[0].hasPrefix("failed: org/image-1:1") && lines[0].hasSuffix("[cut; the whole text is in the JSON report]"))
+        let json = String(decoding: try report.json(), as: UTF8.self)
+        #expect(json.contains(String(repeating: "x", count: 5000)), "the JSON report keeps the whole error")
+    }
+}

@@ -88,6 +88,7 @@ extension RegistryClient {
         while true {
             attempt += 1
             let response: HTTPClientResponse
+            trafficLog.request(registry, request.method, "token")
             do {
                 response = try await http.execute(request, timeout: headTimeout)
             } catch {

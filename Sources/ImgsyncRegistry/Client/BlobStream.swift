@@ -72,6 +72,7 @@ public struct BlobStream: AsyncSequence, Sendable {
                     if size == 0 { try verify() }
                     return nil
                 }
+                stream.client.trafficLog.received(stream.registry, bytes: chunk.readableBytes)
                 if skip > 0 {
                     let drop = Int(Swift.min(skip, Int64(chunk.readableBytes)))
                     chunk.moveReaderIndex(forwardBy: drop)

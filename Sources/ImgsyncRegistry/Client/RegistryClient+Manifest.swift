@@ -28,6 +28,7 @@ extension RegistryClient {
         let request = manifestRequest(reference, method: .GET)
         let response = try await perform(request)
         let bytes = try await collect(response.response, limit: configuration.manifestLimit, what: "manifest \(request.label)")
+        trafficLog.received(reference.registry, bytes: bytes.count)
         let contentType = response.headers.first(name: "Content-Type")
         let digest = try verifyManifest(bytes, reference: reference, header: response.headers.first(name: "Docker-Content-Digest"), label: request.label)
         let document = try ManifestDocument.decode(bytes, contentType: contentType, source: request.label)

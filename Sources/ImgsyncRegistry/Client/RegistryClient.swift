@@ -17,6 +17,7 @@ public final class RegistryClient: Sendable {
     let logger: Logger
     let sessions: SessionTable
     let warnings: WarningLog
+    let trafficLog = TrafficLog()
 
     /// Creates a client. Call `shutdown()` when done, or use `withClient`.
     public init(

@@ -29,6 +29,7 @@ extension RegistryClient {
                 outgoing.headers.remove(name: "Cookie")
             }
             let response: HTTPClientResponse
+            trafficLog.request(request.registry, method, request.subject.trafficKind)
             do {
                 response = try await http.execute(outgoing, timeout: headTimeout)
             } catch {

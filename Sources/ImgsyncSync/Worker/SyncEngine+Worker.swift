@@ -11,6 +11,9 @@ extension SyncEngine {
     func buildTreeInWorker(_ target: SyncTarget, _ image: ResolvedImage, executable: String, into result: inout ImageResult) async throws {
         let diffIDs = image.config.diffIDs
         let chain = ChainID.chain(diffIDs)
+        // Released when the worker has ended: it writes the chain catalogs itself.
+        let claim = await claimChains(chain)
+        defer { claim.releaseAll() }
         let reused = stride(from: chain.count, through: 1, by: -1).first {
             FileManager.default.fileExists(atPath: repository.chainCatalogPath(chain[$0 - 1]))
         } ?? 0
