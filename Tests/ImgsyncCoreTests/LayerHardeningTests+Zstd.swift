@@ -50,18 +50,7 @@ extension LayerHardeningTests {
     }
 
     static func zstdVerdict(_ blob: [UInt8], pieces: Int) -> ImgsyncError? {
-        let decompressor = ZstdDecompressor()
-        do {
-            for start in stride(from: 0, to: blob.count, by: pieces) {
-                try blob[start..<min(start + pieces, blob.count)].withUnsafeBytes { try decompressor.decompress($0) { _ in } }
-            }
-            try decompressor.finish { _ in }
-            return nil
-        } catch let e as ImgsyncError {
-            return e
-        } catch {
-            return ImgsyncError(.io, "\(error)")
-        }
+        zstdVerdict(blob, first: pieces, pieces: pieces)
     }
 
     @Test(arguments: [1, 3, 4, 100])

@@ -134,7 +134,11 @@ import Glibc
             var rng = ImgsyncTestSupport.SplitMix64(seed: 9)
             var duration = 0.05
             var kills = 0
-            for trial in 0..<8 {
+            // At least 8 GCs, and more (up to 16) until 3 were killed: on a loaded machine one slow
+            // run raises the delays above what the following runs take.
+            var trial = -1
+            while trial < 7 || (kills < 3 && trial < 15) {
+                trial += 1
                 var g = LayerGenerator(seed: UInt64(100 + trial), fileCount: 2_000, directoryCount: 40)
                 g.maxFileSize = 2 << 10
                 let path = dir.file("gen-\(trial).tar")
@@ -149,7 +153,7 @@ import Glibc
                 let v = try await imgsync(["verify", "--root", root])
                 #expect(v.status == 0, "trial \(trial): verify failed:\n\(v.output)")
             }
-            #expect(kills >= 3, "only \(kills) of 8 GCs were killed")
+            #expect(kills >= 3, "only \(kills) of \(trial + 1) GCs were killed")
             try await expectRecovered(root, "after the kills")
         }
     }
