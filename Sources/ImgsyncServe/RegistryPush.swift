@@ -17,7 +17,13 @@ public struct RegistryPush: Codable, Hashable, Sendable, CustomStringConvertible
     /// default `:443` dropped); throws `WebhookError` naming what is wrong.
     public init(host: String, repository: String, tag: String?, digest: String?) throws {
         var host = host.lowercased()
-        if host.hasSuffix(":443") { host.removeLast(4) }
+        // Only a host with exactly that one port loses it: `reg:443:443` stays as it is (and the
+        // reference grammar refuses it), so normalising twice changes nothing (found by fuzzing:
+        // the queue file read `reg:443:443` back as `reg`).
+        if host.hasSuffix(":443") {
+            let rest = host.dropLast(4)
+            if !rest.contains(":") || rest.hasSuffix("]") { host = String(rest) }
+        }
         if host == "index.docker.io" || host == "registry-1.docker.io" { host = ImageReference.dockerHub }
         let parsedDigest: Digest?
         do {

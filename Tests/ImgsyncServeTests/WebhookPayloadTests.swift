@@ -40,6 +40,22 @@ import Testing
         #expect(result.map(\.description) == ["registry.example.org/org/app@\(digest)"])
     }
 
+    /// Found by the webhook fuzz target: `Reg:443:443` lost one `:443` when parsed and the other
+    /// when the queue file was read back. A host is normalised once and for all, or refused.
+    @Test func aHostIsNormalisedOnceAndForAll() throws {
+        for host in ["Reg:443:443", "reg:443", "[::1]:443", "reg:5000:443"] {
+            let push: RegistryPush
+            do {
+                push = try RegistryPush(host: host, repository: "a/j", tag: "1", digest: nil)
+            } catch is WebhookError {
+                continue
+            }
+            let again = try JSONDecoder().decode(RegistryPush.self, from: try JSONEncoder().encode(push))
+            #expect(again == push, "\(host): \(push) reads back as \(again)")
+        }
+        #expect(try RegistryPush(host: "Reg:443", repository: "a/j", tag: "1", digest: nil).registry == "reg")
+    }
+
     @Test func harborPushArtifact() throws {
         let result = try pushes("""
         {"type":"PUSH_ARTIFACT","occur_at":1700000000,"operator":"admin",
