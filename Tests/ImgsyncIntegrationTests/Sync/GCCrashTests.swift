@@ -132,7 +132,10 @@ import Glibc
         try await withTestDirectory { dir in
             let root = dir.file("root")
             var rng = ImgsyncTestSupport.SplitMix64(seed: 9)
-            var duration = 0.05
+            // How long the last GC of each kind (incremental, full) that was not killed took. A kill
+            // lands at 20–90 % of it; a run that was killed raises the estimate, so kills move from
+            // the process start into the GC's own work until one run completes again.
+            var duration: [Bool: Double] = [false: 0.05, true: 0.05]
             var kills = 0
             // At least 8 GCs, and more (up to 16) until 3 were killed: on a loaded machine one slow
             // run raises the delays above what the following runs take.
@@ -144,11 +147,17 @@ import Glibc
                 let path = dir.file("gen-\(trial).tar")
                 _ = try g.write(toPath: path)
                 try await apply(root, "org/r:1", [path])  // releases the previous tree
-                let arguments = ["gc", "--root", root, "--grace", "0s"] + (trial % 3 == 2 ? ["--full"] : [])
-                let delay = Double.random(in: 0...(duration * 1.2), using: &rng)
+                let full = trial % 3 == 2
+                let arguments = ["gc", "--root", root, "--grace", "0s"] + (full ? ["--full"] : [])
+                let delay = Double.random(in: 0.2...0.9, using: &rng) * duration[full]!
                 let started = Date()
                 let r = try await imgsync(arguments, killAfter: delay)
-                if r.killed { kills += 1 } else { duration = max(duration, Date().timeIntervalSince(started)) }
+                if r.killed {
+                    kills += 1
+                    duration[full]! *= 1.5
+                } else {
+                    duration[full] = Date().timeIntervalSince(started)
+                }
                 try expectNoLiveBodyMissing(root, "trial \(trial) (killed after \(delay) s)")
                 let v = try await imgsync(["verify", "--root", root])
                 #expect(v.status == 0, "trial \(trial): verify failed:\n\(v.output)")
