@@ -82,20 +82,7 @@ final class BlobBridge: CompressedSource, @unchecked Sendable {
     // MARK: reading side (blocking, the pipeline's producer thread)
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        condition.lock()
-        while head == chunks.count && !finished && !cancelled {
-            condition.wait()
-        }
-        if cancelled {
-            condition.unlock()
-            throw ImgsyncError(.io, "layer download cancelled")
-        }
-        if head == chunks.count {
-            let error = failure
-            condition.unlock()
-            if let error { throw error }
-            return 0
-        }
+        guard try lockWhenReadable({ head < chunks.count }) else { return 0 }
         var n = 0
         while n < buffer.count && head < chunks.count {
             let take = min(buffer.count - n, chunks[head].readableBytes)
@@ -109,6 +96,47 @@ final class BlobBridge: CompressedSource, @unchecked Sendable {
                 head += 1
             }
         }
+        tookAndUnlock(n)
+        return n
+    }
+
+    /// The reading side for a thread that passes the chunks on whole (to a build worker's pipe):
+    /// blocks until at least `minimum` bytes are queued or the stream ended, then takes up to
+    /// `maxChunks` chunks without copying them. Returns [] at the end and throws the feeder's
+    /// error in its place, like `read(into:)`.
+    func takeChunks(minimum: Int, maxChunks: Int) throws -> [ByteBuffer] {
+        guard try lockWhenReadable({ queued >= minimum }) else { return [] }
+        let end = min(chunks.count, head + maxChunks)
+        let taken = Array(chunks[head..<end])
+        head = end
+        tookAndUnlock(taken.reduce(0) { $0 + $1.readableBytes })
+        return taken
+    }
+
+    /// Locks and waits until `ready()` holds or the stream ended or was cancelled. Returns true,
+    /// with the lock held, when chunks are queued; otherwise unlocks and throws (cancelled, or the
+    /// feeder's error) or returns false (the clean end of the stream).
+    private func lockWhenReadable(_ ready: () -> Bool) throws -> Bool {
+        condition.lock()
+        while !ready() && !finished && !cancelled {
+            condition.wait()
+        }
+        if cancelled {
+            condition.unlock()
+            throw ImgsyncError(.io, "layer download cancelled")
+        }
+        if head == chunks.count {
+            let error = failure
+            condition.unlock()
+            if let error { throw error }
+            return false
+        }
+        return true
+    }
+
+    /// With the lock held, after the reader took `n` bytes (the chunks before `head` are used up):
+    /// drops used chunks, counts the bytes, unlocks, and wakes the feeder when there is room again.
+    private func tookAndUnlock(_ n: Int) {
         if head == chunks.count {
             chunks.removeAll(keepingCapacity: true)
             head = 0
@@ -122,48 +150,6 @@ final class BlobBridge: CompressedSource, @unchecked Sendable {
         if waiter != nil { spaceWaiter = nil }
         condition.unlock()
         waiter?.resume()
-        return n
-    }
-
-    /// The reading side for a thread that passes the chunks on whole (to a build worker's pipe):
-    /// blocks until at least `minimum` bytes are queued or the stream ended, then takes up to
-    /// `maxChunks` chunks without copying them. Returns [] at the end and throws the feeder's
-    /// error in its place, like `read(into:)`.
-    func takeChunks(minimum: Int, maxChunks: Int) throws -> [ByteBuffer] {
-        condition.lock()
-        while queued < minimum && !finished && !cancelled {
-            condition.wait()
-        }
-        if cancelled {
-            condition.unlock()
-            throw ImgsyncError(.io, "layer download cancelled")
-        }
-        if head == chunks.count {
-            let error = failure
-            condition.unlock()
-            if let error { throw error }
-            return []
-        }
-        let end = min(chunks.count, head + maxChunks)
-        let taken = Array(chunks[head..<end])
-        let n = taken.reduce(0) { $0 + $1.readableBytes }
-        if end == chunks.count {
-            chunks.removeAll(keepingCapacity: true)
-            head = 0
-        } else {
-            head = end
-            if head > 64 {
-                chunks.removeFirst(head)
-                head = 0
-            }
-        }
-        queued -= n
-        deliveredBytes += Int64(n)
-        let waiter = queued < capacity ? spaceWaiter : nil
-        if waiter != nil { spaceWaiter = nil }
-        condition.unlock()
-        waiter?.resume()
-        return taken
     }
 
     /// Whether the reader, giving up, asked for the rest of the blob to be read and verified anyway
