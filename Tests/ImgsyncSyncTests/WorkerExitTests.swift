@@ -32,6 +32,19 @@ import Testing
             == "the build worker died of signal SIGKILL (out of memory, or killed from outside); nothing was published")
     }
 
+    /// Every limit reaches the worker as the sync set it (the job carries `LayerLimits` itself).
+    @Test func aJobCarriesEveryLimit() throws {
+        var limits = LayerLimits()
+        (limits.maxExtendedHeader, limits.maxSparseMap, limits.maxLayerBytes, limits.maxImageBytes) = (11, 12, 13, 14)
+        (limits.maxEntries, limits.maxPathLength, limits.maxPathDepth, limits.maxSymlinkHops) = (15, 16, 17, 18)
+        let job = BuildJob(root: "/r", name: "org/w:1", imageID: "sha256:" + String(repeating: "a", count: 64), linkMode: "copy",
+                           worldReadable: false, gzipEngine: "zlib", limits: limits, diffIDs: [], reusedLayers: 0, layers: [], sandbox: nil)
+        let back = try JSONDecoder().decode(BuildJob.self, from: try JSONEncoder().encode(job)).limits
+        #expect([back.maxExtendedHeader, back.maxSparseMap, back.maxEntries, back.maxPathLength, back.maxPathDepth, back.maxSymlinkHops]
+                == [11, 12, 15, 16, 17, 18] as [Int])
+        #expect(back.maxLayerBytes == 13 && back.maxImageBytes == 14)
+    }
+
     @Test func aReportedErrorReadsAsTheWorkersOwn() throws {
         let original = ImgsyncError(.traversal, "entry name escapes the root", layer: "2/3 sha256:ab", entry: "../x")
         let result = WorkerResult(error: ReportedError(original))

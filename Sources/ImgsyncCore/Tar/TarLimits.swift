@@ -1,6 +1,7 @@
 /// Resource bounds for reading and applying one layer (docs/conformance.md D11). Hitting one is
-/// `ImgsyncError(.limit)` for that image.
-public struct LayerLimits: Sendable {
+/// `ImgsyncError(.limit)` for that image. Codable: a build job carries the limits to its worker
+/// process (`BuildJob`).
+public struct LayerLimits: Sendable, Codable {
     /// Largest PAX extended header or GNU long-name/long-link record.
     public var maxExtendedHeader: Int = 1 << 20
     /// Largest GNU sparse map (bytes of map text or number of regions × 24).

@@ -17,30 +17,6 @@ struct BuildJob: Codable, Sendable {
         var label: String
     }
 
-    /// `LayerLimits`, field by field.
-    struct Limits: Codable, Sendable {
-        var maxExtendedHeader: Int
-        var maxSparseMap: Int
-        var maxLayerBytes: Int64
-        var maxImageBytes: Int64
-        var maxEntries: Int
-        var maxPathLength: Int
-        var maxPathDepth: Int
-        var maxSymlinkHops: Int
-
-        init(_ l: LayerLimits) {
-            (maxExtendedHeader, maxSparseMap, maxLayerBytes, maxImageBytes) = (l.maxExtendedHeader, l.maxSparseMap, l.maxLayerBytes, l.maxImageBytes)
-            (maxEntries, maxPathLength, maxPathDepth, maxSymlinkHops) = (l.maxEntries, l.maxPathLength, l.maxPathDepth, l.maxSymlinkHops)
-        }
-
-        var layerLimits: LayerLimits {
-            var l = LayerLimits()
-            (l.maxExtendedHeader, l.maxSparseMap, l.maxLayerBytes, l.maxImageBytes) = (maxExtendedHeader, maxSparseMap, maxLayerBytes, maxImageBytes)
-            (l.maxEntries, l.maxPathLength, l.maxPathDepth, l.maxSymlinkHops) = (maxEntries, maxPathLength, maxPathDepth, maxSymlinkHops)
-            return l
-        }
-    }
-
     /// The inputs of the Apptainer sandbox files (`SandboxMetadata.add`).
     struct Sandbox: Codable, Sendable {
         var config: Data
@@ -59,7 +35,7 @@ struct BuildJob: Codable, Sendable {
     var linkMode: String
     var worldReadable: Bool
     var gzipEngine: String
-    var limits: Limits
+    var limits: LayerLimits
     var diffIDs: [String]
     /// The first `reusedLayers` layers come from their chain's catalog.
     var reusedLayers: Int

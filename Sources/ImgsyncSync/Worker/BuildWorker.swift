@@ -80,7 +80,7 @@ public enum BuildWorker {
         }
         let repository = try Repository(root: job.root, create: false)
         let builder = try ImageBuilder(repository: repository, linkMode: linkMode, worldReadable: job.worldReadable,
-                                       limits: job.limits.layerLimits, gzipEngine: gzipEngine)
+                                       limits: job.limits, gzipEngine: gzipEngine)
         if job.reusedLayers > 0 {
             let known = Array(diffIDs[0..<job.reusedLayers])
             guard let catalog = try repository.readCatalog(chain: ChainID.chain(known).last!) else {

@@ -32,7 +32,7 @@ extension SyncEngine {
         }
         let job = BuildJob(root: repository.root, name: target.name.description, imageID: imageID.description,
                            linkMode: repository.resolve(options.linkMode).rawValue, worldReadable: worldReadable,
-                           gzipEngine: options.gzipEngine.rawValue, limits: .init(options.limits),
+                           gzipEngine: options.gzipEngine.rawValue, limits: options.limits,
                            diffIDs: diffIDs.map(\.description), reusedLayers: reused, layers: layers, sandbox: sandbox)
         let payload = Array(try JSONEncoder().encode(job))
 

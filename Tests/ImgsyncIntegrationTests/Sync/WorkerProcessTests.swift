@@ -16,7 +16,7 @@ import Testing
     func job(_ root: String, _ tar: [UInt8]) throws -> [UInt8] {
         _ = try Repository(root: root)
         let job = BuildJob(root: root, name: "org/w:1", imageID: SHA256Hasher.hash(Array("config".utf8)).description, linkMode: "copy",
-                           worldReadable: false, gzipEngine: "zlib", limits: .init(LayerLimits()),
+                           worldReadable: false, gzipEngine: "zlib", limits: LayerLimits(),
                            diffIDs: [SHA256Hasher.hash(tar).description], reusedLayers: 0,
                            layers: [.init(index: 0, mediaType: "application/vnd.oci.image.layer.v1.tar", label: "1/1 test")], sandbox: nil)
         return Array(try JSONEncoder().encode(job))
