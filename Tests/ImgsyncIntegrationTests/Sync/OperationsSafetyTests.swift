@@ -14,16 +14,6 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct OperationsSafetyTests {
     let e2e = SyncEndToEndTests()
 
-    /// Runs the executable; returns its exit status and everything it printed.
-    func imgsync(_ env: FakeEnvironment, _ arguments: [String], extraEnvironment: [String] = []) async throws -> (status: Int32, output: String) {
-        do {
-            let output = try await ChildProcess.run(["env", "HOME=\(env.dir.path)"] + extraEnvironment + [imgsyncExecutable] + arguments, timeout: 240)
-            return (0, output)
-        } catch let failure as CommandFailed {
-            return (failure.status, failure.output)
-        }
-    }
-
     func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
     /// Item 0: a tag pattern expands in the binary users run, and a line that produced no image

@@ -9,15 +9,6 @@ import Testing
 /// trap in one build fails that image only. The trap is planted with the test hook
 /// `IMGSYNC_FAULT_INJECTION=trap:<name>` (read by build workers) in the executable users run.
 @Suite(.timeLimit(.minutes(5))) struct SyncWorkerTests {
-    func imgsync(_ env: FakeEnvironment, _ arguments: [String], extraEnvironment: [String] = []) async throws -> (status: Int32, output: String) {
-        do {
-            let output = try await ChildProcess.run(["env", "HOME=\(env.dir.path)"] + extraEnvironment + [imgsyncExecutable] + arguments, timeout: 240)
-            return (0, output)
-        } catch let failure as CommandFailed {
-            return (failure.status, failure.output)
-        }
-    }
-
     func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
     func contents(_ path: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] }
