@@ -1,52 +1,101 @@
-/// The catalog file format (docs/catalog-format.md): a magic line, little-endian records, and a
+import CImgsyncZstd
+
+/// The catalog file format (docs/catalog-format.md): a magic line, the records as one zstd frame, and a
 /// trailing SHA-256 of everything before it so that a damaged catalog is detected, never trusted.
+/// Version 1 (the records uncompressed) is still read, so repositories written before version 2 keep
+/// working; every catalog written is version 2.
 public enum CatalogCodec {
-    static let magic: [UInt8] = Array("IMGSYNC-CATALOG 1\n".utf8)
+    static let magicV1: [UInt8] = Array("IMGSYNC-CATALOG 1\n".utf8)
+    static let magic: [UInt8] = Array("IMGSYNC-CATALOG 2\n".utf8)
+    /// zstd level for catalogs: level 3 already takes the shared path prefixes; the SHA-256 of each
+    /// body (32 random bytes a file) is what remains, and higher levels barely touch it.
+    static let level: Int32 = 3
+    /// Records are serialised into a buffer of this size and compressed a buffer at a time, so encoding
+    /// never holds the uncompressed catalog (about 110 bytes a path) beside the compressed one.
+    static let chunk = 1 << 20
+    /// The largest uncompressed record stream a catalog may declare (a sanity bound; 2^36 bytes is
+    /// hundreds of millions of paths).
+    static let maxRecordBytes: UInt64 = 1 << 36
 
     public static func encode(_ entries: [CatalogEntry]) -> [UInt8] {
-        // The exact size first: a guess that falls short doubles the buffer, and for a tree of a
-        // million small files the catalog is the largest allocation of a build.
-        var size = magic.count + 8 + 32
+        var size = 8
+        for e in entries { size += recordSize(e) }
+        var frame = FrameWriter(pledged: size)
+        var out = magic
+        out.reserveCapacity(magic.count + size / 3 + 32)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(chunk + 4096)
+        put(&buffer, UInt64(entries.count))
         for e in entries {
-            size += 4 + e.path.count + 2 + 12 + 12 + 8 + 1 + (e.sha256 == nil ? 0 : 32) + 4 + e.linkTarget.count + 8 + 8 + 4
-            for x in e.xattrs { size += 8 + x.name.count + x.value.count }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(size)
-        out += magic
-        put(&out, UInt64(entries.count))
-        for e in entries {
-            put(&out, UInt32(e.path.count)); out += e.path
-            out.append(e.type.rawValue)
-            out.append(e.implied ? 1 : 0)
-            put(&out, e.mode); put(&out, e.uid); put(&out, e.gid)
-            put(&out, UInt64(bitPattern: e.mtime)); put(&out, e.mtimeNsec)
-            put(&out, UInt64(bitPattern: e.size))
-            if let d = e.sha256 { out.append(1); d.withUnsafeBytes { out += $0 } } else { out.append(0) }
-            put(&out, UInt32(e.linkTarget.count)); out += e.linkTarget
-            put(&out, e.linkGroup)
-            put(&out, e.devMajor); put(&out, e.devMinor)
-            put(&out, UInt32(e.xattrs.count))
-            for x in e.xattrs {
-                put(&out, UInt32(x.name.count)); out += x.name
-                put(&out, UInt32(x.value.count)); out += x.value
+            append(e, to: &buffer)
+            if buffer.count >= chunk {
+                frame.compress(buffer, into: &out, end: false)
+                buffer.removeAll(keepingCapacity: true)
             }
         }
+        frame.compress(buffer, into: &out, end: true)
         SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
-        assert(out.count == size, "catalog size computed as \(size), written \(out.count)")
+        return out
+    }
+
+    /// The bytes of one record in the record stream.
+    static func recordSize(_ e: CatalogEntry) -> Int {
+        var size = 4 + e.path.count + 2 + 12 + 12 + 8 + 1 + (e.sha256 == nil ? 0 : 32) + 4 + e.linkTarget.count + 8 + 8 + 4
+        for x in e.xattrs { size += 8 + x.name.count + x.value.count }
+        return size
+    }
+
+    static func append(_ e: CatalogEntry, to out: inout [UInt8]) {
+        put(&out, UInt32(e.path.count)); out += e.path
+        out.append(e.type.rawValue)
+        out.append(e.implied ? 1 : 0)
+        put(&out, e.mode); put(&out, e.uid); put(&out, e.gid)
+        put(&out, UInt64(bitPattern: e.mtime)); put(&out, e.mtimeNsec)
+        put(&out, UInt64(bitPattern: e.size))
+        if let d = e.sha256 { out.append(1); d.withUnsafeBytes { out += $0 } } else { out.append(0) }
+        put(&out, UInt32(e.linkTarget.count)); out += e.linkTarget
+        put(&out, e.linkGroup)
+        put(&out, e.devMajor); put(&out, e.devMinor)
+        put(&out, UInt32(e.xattrs.count))
+        for x in e.xattrs {
+            put(&out, UInt32(x.name.count)); out += x.name
+            put(&out, UInt32(x.value.count)); out += x.value
+        }
+    }
+
+    /// The version-1 layout (records uncompressed), for tests of the reader's backward compatibility.
+    static func encodeVersion1(_ entries: [CatalogEntry]) -> [UInt8] {
+        var out = magicV1
+        put(&out, UInt64(entries.count))
+        for e in entries { append(e, to: &out) }
+        SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
         return out
     }
 
     public static func decode(_ data: [UInt8]) throws -> [CatalogEntry] {
-        guard data.count >= magic.count + 8 + 32, Array(data[0..<magic.count]) == magic else {
+        let version: Int
+        if data.count >= magic.count + 32, data[0..<magic.count].elementsEqual(magic) {
+            version = 2
+        } else if data.count >= magicV1.count + 8 + 32, data[0..<magicV1.count].elementsEqual(magicV1) {
+            version = 1
+        } else {
             throw ImgsyncError(.catalog, "not an imgsync catalog (bad magic)")
         }
         let body = data.count - 32
         let sum = data.withUnsafeBytes { SHA256Hasher.hash(UnsafeRawBufferPointer(rebasing: $0[0..<body])) }
-        guard sum.bytes == Array(data[body...]) else {
+        guard sum.bytes.elementsEqual(data[body...]) else {
             throw ImgsyncError(.catalog, "catalog checksum mismatch: the file is damaged")
         }
-        var r = Reader(data: data, pos: magic.count, end: body)
+        if version == 1 {
+            var r = Reader(data: data, pos: magicV1.count, end: body)
+            return try records(&r)
+        }
+        let records = try data.withUnsafeBytes { try decompress(UnsafeRawBufferPointer(rebasing: $0[magic.count..<body])) }
+        var r = Reader(data: records, pos: 0, end: records.count)
+        return try Self.records(&r)
+    }
+
+    private static func records(_ r: inout Reader) throws -> [CatalogEntry] {
         let count = try r.u64()
         var out: [CatalogEntry] = []
         out.reserveCapacity(Int(min(count, 10_000_000)))
@@ -71,8 +120,66 @@ public enum CatalogCodec {
             }
             out.append(e)
         }
-        guard r.pos == body else { throw ImgsyncError(.catalog, "trailing bytes in catalog") }
+        guard r.pos == r.end else { throw ImgsyncError(.catalog, "trailing bytes in catalog") }
         return out
+    }
+
+    /// The record stream of a version-2 catalog: exactly one zstd frame that declares its content size.
+    private static func decompress(_ frame: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        // ZSTD_CONTENTSIZE_UNKNOWN is 2^64 - 1 and ZSTD_CONTENTSIZE_ERROR 2^64 - 2: both exceed the bound.
+        guard declared >= 8, declared <= maxRecordBytes else {
+            throw ImgsyncError(.catalog, "catalog records are not one zstd frame of a known, plausible size")
+        }
+        let compressedSize = ZSTD_findFrameCompressedSize(frame.baseAddress, frame.count)
+        guard ZSTD_isError(compressedSize) == 0, compressedSize == frame.count else {
+            throw ImgsyncError(.catalog, "catalog records are not exactly one zstd frame")
+        }
+        let size = Int(declared)
+        var failure: Int = 0
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            let n = ZSTD_decompress(buffer.baseAddress, size, frame.baseAddress, frame.count)
+            if ZSTD_isError(n) != 0 || n != size { failure = ZSTD_isError(n) != 0 ? n : -1; count = 0 } else { count = n }
+        }
+        guard failure == 0 else {
+            let why = failure == -1 ? "fewer bytes than declared" : String(cString: ZSTD_getErrorName(failure))
+            throw ImgsyncError(.catalog, "catalog records do not decompress (\(why))")
+        }
+        return out
+    }
+
+    /// A zstd frame written a buffer at a time (`ZSTD_compressStream2`) with its content size pledged.
+    private struct FrameWriter {
+        let context: OpaquePointer
+        var scratch: [UInt8]
+
+        init(pledged: Int) {
+            guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
+            self.context = context
+            ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, CatalogCodec.level)
+            ZSTD_CCtx_setPledgedSrcSize(context, UInt64(pledged))
+            scratch = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+        }
+
+        /// Compresses `input` and appends the output to `out`; `end` ends the frame and frees the context.
+        mutating func compress(_ input: [UInt8], into out: inout [UInt8], end: Bool) {
+            let context = self.context
+            input.withUnsafeBytes { src in
+                var source = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
+                while true {
+                    let (left, produced) = scratch.withUnsafeMutableBytes { dst -> (Int, Int) in
+                        var sink = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
+                        let left = ZSTD_compressStream2(context, &sink, &source, end ? ZSTD_e_end : ZSTD_e_continue)
+                        return (left, sink.pos)
+                    }
+                    // Only a broken invariant fails here (a wrong pledged size, no memory): the input is ours.
+                    precondition(ZSTD_isError(left) == 0, "catalog zstd: \(String(cString: ZSTD_getErrorName(left)))")
+                    out += scratch[0..<produced]
+                    if end ? left == 0 : source.pos == source.size { break }
+                }
+            }
+            if end { ZSTD_freeCCtx(context) }
+        }
     }
 
     private static func put(_ out: inout [UInt8], _ v: UInt32) {

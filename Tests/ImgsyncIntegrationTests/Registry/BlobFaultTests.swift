@@ -390,16 +390,19 @@ import Testing
             #expect(zip(offsets, offsets.dropFirst()).allSatisfy { $0 < $1 }, "\(ranges)")
             #expect(ranges.dropFirst().allSatisfy { $0?.hasPrefix("bytes=") == true && $0?.hasSuffix("-") == true }, "\(ranges)")
 
-            // 60 kB at 12 kB/s: five seconds in all, longer than the 3 s idle-read timeout, never idle that long.
-            let small = FakeImage.make(layerSizes: [60_000], seed: 3)
-            let trickle = Reply.bytes(small.layers[0]).with { $0.trickle = 12_000 }
+            // 100 kB at 10 kB/s (1 kB every 0.1 s): ten seconds in all, longer than the 8 s idle-read
+            // timeout, never idle that long. The margin is wide on purpose: when a loaded machine starves
+            // the client's event loop for seconds, the timer may run before the bytes already waiting
+            // in the socket are read (CI saw a 3 s timeout fire this way).
+            let small = FakeImage.make(layerSizes: [100_000], seed: 3)
+            let trickle = Reply.bytes(small.layers[0]).with { $0.trickle = 10_000 }
             let reg = try await env.server("127.0.0.1", [Route("*", "/v2/", .json("{}")), Route("GET", "/v2/lib/a/blobs/\(small.layerDigests[0])", trickle)])
             let trickleStart = Date()
-            let bytes = try await env.withClient({ $0.readTimeout = .seconds(3) }) {
+            let bytes = try await env.withClient({ $0.readTimeout = .seconds(8) }) {
                 try await drain($0.fetchBlob(ImageReference(parsing: "\(reg.name)/lib/a:1"), descriptor: small.layerDescriptor()))
             }
             #expect(bytes == small.layers[0])
-            #expect(Date().timeIntervalSince(trickleStart) > 4)
+            #expect(Date().timeIntervalSince(trickleStart) > 8.5)
             #expect(reg.requests().filter { $0.path.contains("blobs") }.count == 1)
 
             let hole = try await env.blackhole("127.0.0.1")
