@@ -102,9 +102,13 @@ import Glibc
     func diskFullWhileWritingACatalogNamesTheFileAndTheImage() throws {
         let fs = try SmallFilesystem(size: "256k")
         let repository = try Repository(root: fs.path + "/root")
-        // Empty files take no data blocks on tmpfs; their catalog takes far more than 256 KiB.
+        // Empty files take no data blocks on tmpfs; their catalog takes far more than 256 KiB, even
+        // compressed: random names (200 hex digits, 100 bytes of entropy each) of 6000 files.
         var t = TarBuilder()
-        for i in 0..<3000 { t.file("dir/" + String(repeating: "n", count: 150) + "\(i)", "") }
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<6000 {
+            t.file("dir/" + (0..<25).map { _ in String(rng.next() & 0xffff_ffff, radix: 16).padding(toLength: 8, withPad: "0", startingAt: 0) }.joined(), "")
+        }
         let builder = try ImageBuilder(repository: repository, linkMode: .hardlink)
         builder.imageName = "org/app:1"
         var caught: ImgsyncError?

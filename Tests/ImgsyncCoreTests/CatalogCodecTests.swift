@@ -1,0 +1,97 @@
+import ImgsyncBase
+import ImgsyncTestSupport
+import Testing
+@testable import ImgsyncCore
+
+/// The catalog file format (docs/catalog-format.md): version 2 written, versions 1 and 2 read, damage
+/// detected, and the size a path costs on disk.
+@Suite struct CatalogCodecTests {
+    /// A tree of `directories` × `files` paths of every kind, with the fields a catalog records.
+    static func tree(directories: Int, files: Int) -> [CatalogEntry] {
+        var entries = [CatalogEntry(path: [], type: .directory, mode: 0o755, mtime: 1_700_000_000)]
+        var rng = SplitMix64(seed: 7)
+        for d in 0..<directories {
+            let dir = Array("usr/share/doc/package-\(d)".utf8)
+            entries.append(CatalogEntry(path: dir, type: .directory, mode: 0o755, uid: 0, gid: 0,
+                                        mtime: 1_700_000_000 + Int64(d), implied: d % 7 == 0))
+            for f in 0..<files {
+                let body = (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                entries.append(CatalogEntry(path: dir + Array("/file-\(f).txt".utf8), type: .regular, mode: 0o644,
+                                            uid: 1000, gid: 1000, mtime: 1_700_000_000, mtimeNsec: UInt32(f),
+                                            size: Int64(f * 100), sha256: Digest(sha256: body), linkGroup: f == 1 ? 1 : 0))
+            }
+            entries.append(CatalogEntry(path: dir + Array("/latest".utf8), type: .symlink, mode: 0o777,
+                                        mtime: -86_400, linkTarget: Array("file-0.txt".utf8)))
+        }
+        entries.append(CatalogEntry(path: Array("dev/null".utf8), type: .charDevice, mode: 0o666, devMajor: 1, devMinor: 3))
+        entries.append(CatalogEntry(path: Array("dev/loop0".utf8), type: .blockDevice, mode: 0o660, devMajor: 7))
+        entries.append(CatalogEntry(path: Array("run/fifo".utf8), type: .fifo, mode: 0o600))
+        entries.append(CatalogEntry(path: [0x62, 0xff, 0x00, 0x0a], type: .regular, mode: 0o4755, size: 0,
+                                    sha256: Digest(sha256: [UInt8](repeating: 0xab, count: 32)),
+                                    xattrs: [Xattr(name: Array("security.capability".utf8), value: [1, 0, 0, 2, 0xff]),
+                                             Xattr(name: Array("user.empty".utf8), value: [])]))
+        return entries
+    }
+
+    @Test func versionTwoRoundTrips() throws {
+        let entries = Self.tree(directories: 20, files: 5)
+        let bytes = CatalogCodec.encode(entries)
+        #expect(bytes.starts(with: Array("IMGSYNC-CATALOG 2\n".utf8)))
+        #expect(try CatalogCodec.decode(bytes) == entries)
+        #expect(try CatalogCodec.decode(CatalogCodec.encode([])) == [])
+    }
+
+    /// More than one compression chunk (1 MiB of records), and the saving that is the point of version 2.
+    @Test func aLargeCatalogSpansChunksAndIsSmaller() throws {
+        let entries = Self.tree(directories: 1_000, files: 15)
+        let v2 = CatalogCodec.encode(entries)
+        let v1 = CatalogCodec.encodeVersion1(entries)
+        #expect(v1.count > 2 * CatalogCodec.chunk, "the test must cross chunk boundaries: \(v1.count) bytes")
+        #expect(try CatalogCodec.decode(v2) == entries)
+        // Paths like these cost ~125 bytes in version 1; what is left in version 2 is mostly the
+        // 32 random bytes of each file's SHA-256.
+        let perPath = Double(v2.count) / Double(entries.count)
+        #expect(perPath < 60, "version 2: \(perPath) bytes a path (version 1: \(Double(v1.count) / Double(entries.count)))")
+        #expect(v2.count * 2 < v1.count)
+    }
+
+    /// Repositories written before version 2 keep working.
+    @Test func versionOneIsStillRead() throws {
+        let entries = Self.tree(directories: 3, files: 4)
+        let v1 = CatalogCodec.encodeVersion1(entries)
+        #expect(v1.starts(with: Array("IMGSYNC-CATALOG 1\n".utf8)))
+        #expect(try CatalogCodec.decode(v1) == entries)
+    }
+
+    @Test func damageIsDetectedNeverTrusted() throws {
+        let entries = Self.tree(directories: 10, files: 10)
+        let good = CatalogCodec.encode(entries)
+        func rejects(_ bytes: [UInt8], _ words: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(sourceLocation: sourceLocation) { try CatalogCodec.decode(bytes) } throws: { error in
+                let e = error as? ImgsyncError
+                return e?.code == .catalog && e?.message.contains(words) == true
+            }
+        }
+        var flipped = good
+        flipped[good.count / 2] ^= 0x10
+        rejects(flipped, "checksum mismatch")
+        rejects(Array(good.dropLast(1)), "checksum mismatch")
+        rejects(Array(good.prefix(20)), "bad magic")
+        var magic = good
+        magic[16] = UInt8(ascii: "9")
+        rejects(magic, "bad magic")
+
+        // A frame that is not one plausible zstd frame, with a checksum that matches: still refused.
+        func sealed(_ frame: [UInt8]) -> [UInt8] {
+            var out = CatalogCodec.magic + frame
+            SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
+            return out
+        }
+        let frame = Array(good[CatalogCodec.magic.count..<(good.count - 32)])
+        rejects(sealed(frame + frame), "not exactly one zstd frame")
+        rejects(sealed([0x28, 0xb5, 0x2f, 0xfd] + [UInt8](repeating: 0, count: 40)), "zstd frame")
+        var body = frame
+        body[body.count - 3] ^= 0xff
+        #expect(throws: ImgsyncError.self) { try CatalogCodec.decode(sealed(body)) }
+    }
+}
