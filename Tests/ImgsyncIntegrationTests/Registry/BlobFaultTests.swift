@@ -422,7 +422,13 @@ import Testing
             let reg = try await env.server("127.0.0.1", image.routes())
             await #expect {
                 try await env.withClient({ $0.caFiles = [] }) { try await $0.fetchManifest(ImageReference(parsing: "\(reg.name)/lib/a:1")) }
-            } throws: { errorCode($0) == .tls }
+            } throws: { error in
+                // In our words: what went wrong and what to do, no TLS library type names, no build paths.
+                let message = (error as? ImgsyncError)?.message ?? ""
+                let internals = ["NIOSSL", "BoringSSL", "NIOSSLError", "handshakeFailed", "/.build/", ".swift:", "errno"]
+                return errorCode(error) == .tls && message.contains("not trusted") && message.contains("--ca-file")
+                    && !internals.contains { message.contains($0) } && message.count < 400
+            }
             #expect(reg.requests().isEmpty)
         }
     }

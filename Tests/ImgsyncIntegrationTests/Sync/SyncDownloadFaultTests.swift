@@ -90,6 +90,43 @@ import Testing
         }
     }
 
+    /// Item 15 in a sync: the image whose layer trickles fails on its own, with the hint, and the
+    /// other image of the run is published.
+    @Test func aTricklingImageFailsAloneInASync() async throws {
+        let (good, _, diffID) = Self.layers()
+        let fast = FakeImage.make(layers: [good], diffIDs: [diffID])
+        // A real layer (the build reads it as it arrives) of incompressible bodies, about 200 kB gzipped.
+        var t = TarBuilder()
+        var bytes = SeededBytes(seed: 5)
+        for i in 0..<20 { t.file("slow/f\(i)", bytes.bytes(10_000)) }
+        let tar = t.build()
+        let slow = FakeImage.make(layers: [LayerCompressors.gzip(tar)], diffIDs: [SHA256Hasher.hash(tar)])
+        try await withFakeEnvironment { env in
+            var routes = fast.routes(repo: "lib/a").filter { !($0.path ?? "").hasSuffix("\(fast.layerDigests[0])") }
+            routes.append(Route("GET", "/v2/lib/a/blobs/\(fast.layerDigests[0])", .bytes(fast.layers[0])))
+            routes += slow.routes(repo: "lib/b").filter { !($0.path ?? "").hasSuffix("\(slow.layerDigests[0])") }
+            routes.append(Route("GET", "/v2/lib/b/blobs/\(slow.layerDigests[0])", Reply.bytes(slow.layers[0]).with { $0.trickle = 4_000 }))
+            let server = try await env.server("127.0.0.1", routes)
+            let targets = [
+                SyncTarget(name: try PublishedName("lib/a:1"), reference: try ImageReference(parsing: "\(server.name)/lib/a:1"),
+                           platform: .linuxAMD64, origin: "images.txt:1"),
+                SyncTarget(name: try PublishedName("lib/b:1"), reference: try ImageReference(parsing: "\(server.name)/lib/b:1"),
+                           platform: .linuxAMD64, origin: "images.txt:2"),
+            ]
+            let root = env.dir.file("root")
+            let started = Date()
+            let report = try await e2e.sync(env, root: root, targets, client: { $0.minimumBlobSpeed = 20_000; $0.blobSpeedGrace = .seconds(2) })
+            #expect(report.exitCode == 1, "\(report.text())")
+            #expect(report.count(.added) == 1 && report.count(.failed) == 1)
+            let failed = report.images.first { $0.name == "lib/b:1" }?.error ?? ""
+            #expect(failed.contains("slower than the minimum average") && failed.contains("--min-blob-speed"), "\(failed)")
+            #expect(FileManager.default.fileExists(atPath: root + "/lib/a:1"))
+            #expect(!FileManager.default.fileExists(atPath: root + "/lib/b:1"))
+            // 200 kB at 4 kB/s would take 50 s (and retries more); the run ends soon after the grace.
+            #expect(Date().timeIntervalSince(started) < 45)
+        }
+    }
+
     /// Item 15: a download that trickles (never idle long enough for the read timeout) fails once
     /// its average falls below the minimum speed, instead of holding the run forever.
     @Test func aTricklingDownloadFailsAtTheMinimumSpeed() async throws {

@@ -63,7 +63,8 @@ import Testing
         return SyncTarget(name: try PublishedName(name ?? repoTag), reference: ref, platform: .linuxAMD64, origin: "test:\(line)")
     }
 
-    func sync(_ env: FakeEnvironment, root: String, _ targets: [SyncTarget], configure: (inout SyncOptions) -> Void = { _ in }) async throws -> SyncReport {
+    func sync(_ env: FakeEnvironment, root: String, _ targets: [SyncTarget], configure: (inout SyncOptions) -> Void = { _ in },
+              client change: (inout RegistryClientConfiguration) -> Void = { _ in }) async throws -> SyncReport {
         var options = SyncOptions(root: root)
         options.jobs = 2
         options.addSandboxMetadata()
@@ -73,7 +74,7 @@ import Testing
         configure(&options)
         var logger = Logger(label: "sync-test")
         logger.logLevel = .warning
-        return try await env.withClient { client in
+        return try await env.withClient(change) { client in
             let engine = try SyncEngine(options: options, client: client, logger: logger)
             return try await engine.run(targets: targets, listIssues: [], listEntries: targets.count, listName: "test")
         }
