@@ -81,15 +81,27 @@ import Testing
         magic[16] = UInt8(ascii: "9")
         rejects(magic, "bad magic")
 
-        // A frame that is not one plausible zstd frame, with a checksum that matches: still refused.
-        func sealed(_ frame: [UInt8]) -> [UInt8] {
-            var out = CatalogCodec.magic + frame
+        // Damage under a checksum that matches (a writer's bug, not the disk's): still refused.
+        let header = Array(good[CatalogCodec.magic.count..<(CatalogCodec.magic.count + 16)])
+        let frame = Array(good[(CatalogCodec.magic.count + 16)..<(good.count - 32)])
+        func sealed(_ frame: [UInt8], header: [UInt8] = header) -> [UInt8] {
+            var out = CatalogCodec.magic + header + frame
             SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
             return out
         }
-        let frame = Array(good[CatalogCodec.magic.count..<(good.count - 32)])
+        #expect(try CatalogCodec.decode(sealed(frame)) == entries, "resealing alone changes nothing")
         rejects(sealed(frame + frame), "not exactly one zstd frame")
         rejects(sealed([0x28, 0xb5, 0x2f, 0xfd] + [UInt8](repeating: 0, count: 40)), "zstd frame")
+        // The header: the record count, then the record bytes (u64 little-endian each).
+        func changed(count: (UInt64) -> UInt64 = { $0 }, size: (UInt64) -> UInt64 = { $0 }) -> [UInt8] {
+            func u64(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(header[at + $1]) << (8 * UInt64($1)) } }
+            return withUnsafeBytes(of: count(u64(0)).littleEndian, Array.init) + withUnsafeBytes(of: size(u64(8)).littleEndian, Array.init)
+        }
+        rejects(sealed(frame, header: changed(size: { $0 + 1 })), "not the")
+        rejects(sealed(frame, header: changed(size: { $0 - 1 })), "do not decompress")
+        rejects(sealed(frame, header: changed(size: { _ in 1 << 40 })), "more than a catalog may hold")
+        rejects(sealed(frame, header: changed(count: { $0 - 1 })), "trailing bytes")
+        rejects(sealed(frame, header: changed(count: { $0 + 1 })), "truncated catalog")
         var body = frame
         body[body.count - 3] ^= 0xff
         #expect(throws: ImgsyncError.self) { try CatalogCodec.decode(sealed(body)) }

@@ -18,24 +18,45 @@ public enum CatalogCodec {
     static let maxRecordBytes: UInt64 = 1 << 36
 
     public static func encode(_ entries: [CatalogEntry]) -> [UInt8] {
-        var size = 8
-        for e in entries { size += recordSize(e) }
-        var frame = FrameWriter(pledged: size)
-        var out = magic
-        out.reserveCapacity(magic.count + size / 3 + 32)
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(chunk + 4096)
-        put(&buffer, UInt64(entries.count))
-        for e in entries {
-            append(e, to: &buffer)
-            if buffer.count >= chunk {
+        var encoder = Encoder()
+        for e in entries { encoder.add(e) }
+        return encoder.finish()
+    }
+
+    /// Writes a catalog one entry at a time, so a tree's catalog is never held as a list of entries
+    /// or as uncompressed bytes: only the compressed file grows (about 40 bytes a path).
+    public struct Encoder {
+        private var frame = FrameWriter()
+        private var out = CatalogCodec.magic + [UInt8](repeating: 0, count: 16)
+        private var buffer: [UInt8] = []
+        public private(set) var count: UInt64 = 0
+        private var recordBytes: UInt64 = 0
+
+        public init() {
+            buffer.reserveCapacity(CatalogCodec.chunk + 4096)
+        }
+
+        public mutating func add(_ e: CatalogEntry) {
+            let before = buffer.count
+            CatalogCodec.append(e, to: &buffer)
+            count += 1
+            recordBytes += UInt64(buffer.count - before)
+            if buffer.count >= CatalogCodec.chunk {
                 frame.compress(buffer, into: &out, end: false)
                 buffer.removeAll(keepingCapacity: true)
             }
         }
-        frame.compress(buffer, into: &out, end: true)
-        SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
-        return out
+
+        /// The whole file: header, frame, checksum.
+        public consuming func finish() -> [UInt8] {
+            frame.compress(buffer, into: &out, end: true)
+            buffer = []
+            let header = CatalogCodec.magic.count
+            withUnsafeBytes(of: count.littleEndian) { out.replaceSubrange(header..<(header + 8), with: $0) }
+            withUnsafeBytes(of: recordBytes.littleEndian) { out.replaceSubrange((header + 8)..<(header + 16), with: $0) }
+            SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
+            return out
+        }
     }
 
     /// The bytes of one record in the record stream.
@@ -88,15 +109,18 @@ public enum CatalogCodec {
         }
         if version == 1 {
             var r = Reader(data: data, pos: magicV1.count, end: body)
-            return try records(&r)
+            return try records(&r, count: try r.u64())
         }
-        let records = try data.withUnsafeBytes { try decompress(UnsafeRawBufferPointer(rebasing: $0[magic.count..<body])) }
+        guard body >= magic.count + 16 else { throw ImgsyncError(.catalog, "truncated catalog") }
+        var header = Reader(data: data, pos: magic.count, end: magic.count + 16)
+        let count = try header.u64()
+        let size = try header.u64()
+        let records = try data.withUnsafeBytes { try decompress(UnsafeRawBufferPointer(rebasing: $0[(magic.count + 16)..<body]), size: size) }
         var r = Reader(data: records, pos: 0, end: records.count)
-        return try Self.records(&r)
+        return try Self.records(&r, count: count)
     }
 
-    private static func records(_ r: inout Reader) throws -> [CatalogEntry] {
-        let count = try r.u64()
+    private static func records(_ r: inout Reader, count: UInt64) throws -> [CatalogEntry] {
         var out: [CatalogEntry] = []
         out.reserveCapacity(Int(min(count, 10_000_000)))
         for _ in 0..<count {
@@ -124,12 +148,10 @@ public enum CatalogCodec {
         return out
     }
 
-    /// The record stream of a version-2 catalog: exactly one zstd frame that declares its content size.
-    private static func decompress(_ frame: UnsafeRawBufferPointer) throws -> [UInt8] {
-        let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
-        // ZSTD_CONTENTSIZE_UNKNOWN is 2^64 - 1 and ZSTD_CONTENTSIZE_ERROR 2^64 - 2: both exceed the bound.
-        guard declared >= 8, declared <= maxRecordBytes else {
-            throw ImgsyncError(.catalog, "catalog records are not one zstd frame of a known, plausible size")
+    /// The record stream of a version-2 catalog: exactly one zstd frame of exactly `size` bytes.
+    private static func decompress(_ frame: UnsafeRawBufferPointer, size declared: UInt64) throws -> [UInt8] {
+        guard declared <= maxRecordBytes else {
+            throw ImgsyncError(.catalog, "catalog declares \(declared) bytes of records, more than a catalog may hold")
         }
         let compressedSize = ZSTD_findFrameCompressedSize(frame.baseAddress, frame.count)
         guard ZSTD_isError(compressedSize) == 0, compressedSize == frame.count else {
@@ -137,32 +159,34 @@ public enum CatalogCodec {
         }
         let size = Int(declared)
         var failure: Int = 0
-        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            let n = ZSTD_decompress(buffer.baseAddress, size, frame.baseAddress, frame.count)
+        // One byte more than declared, so a frame holding more than its header says is caught.
+        let out = [UInt8](unsafeUninitializedCapacity: size + 1) { buffer, count in
+            let n = ZSTD_decompress(buffer.baseAddress, size + 1, frame.baseAddress, frame.count)
             if ZSTD_isError(n) != 0 || n != size { failure = ZSTD_isError(n) != 0 ? n : -1; count = 0 } else { count = n }
         }
         guard failure == 0 else {
-            let why = failure == -1 ? "fewer bytes than declared" : String(cString: ZSTD_getErrorName(failure))
+            let why = failure == -1 ? "not the \(size) bytes the header declares" : String(cString: ZSTD_getErrorName(failure))
             throw ImgsyncError(.catalog, "catalog records do not decompress (\(why))")
         }
         return out
     }
 
-    /// A zstd frame written a buffer at a time (`ZSTD_compressStream2`) with its content size pledged.
-    private struct FrameWriter {
+    /// A zstd frame written a buffer at a time (`ZSTD_compressStream2`).
+    private final class FrameWriter {
         let context: OpaquePointer
         var scratch: [UInt8]
 
-        init(pledged: Int) {
+        deinit { ZSTD_freeCCtx(context) }
+
+        init() {
             guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
             self.context = context
             ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, CatalogCodec.level)
-            ZSTD_CCtx_setPledgedSrcSize(context, UInt64(pledged))
             scratch = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
         }
 
-        /// Compresses `input` and appends the output to `out`; `end` ends the frame and frees the context.
-        mutating func compress(_ input: [UInt8], into out: inout [UInt8], end: Bool) {
+        /// Compresses `input` and appends the output to `out`; `end` ends the frame.
+        func compress(_ input: [UInt8], into out: inout [UInt8], end: Bool) {
             let context = self.context
             input.withUnsafeBytes { src in
                 var source = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
@@ -172,13 +196,12 @@ public enum CatalogCodec {
                         let left = ZSTD_compressStream2(context, &sink, &source, end ? ZSTD_e_end : ZSTD_e_continue)
                         return (left, sink.pos)
                     }
-                    // Only a broken invariant fails here (a wrong pledged size, no memory): the input is ours.
+                    // Only a broken invariant fails here (no memory): the input is ours.
                     precondition(ZSTD_isError(left) == 0, "catalog zstd: \(String(cString: ZSTD_getErrorName(left)))")
                     out += scratch[0..<produced]
                     if end ? left == 0 : source.pos == source.size { break }
                 }
             }
-            if end { ZSTD_freeCCtx(context) }
         }
     }
 

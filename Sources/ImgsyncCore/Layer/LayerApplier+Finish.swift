@@ -35,9 +35,17 @@ extension LayerApplier {
             if node.isDirectory { stack.append(contentsOf: node.children.values) }
         }
         out.reserveCapacity(count)
+        forEachCatalogEntry { out.append($0) }
+        return out
+    }
+
+    /// Calls `body` with each entry of the catalog in `snapshot()`'s order, one at a time, so a
+    /// catalog can be written or summed without holding every entry at once.
+    public func forEachCatalogEntry(_ body: (CatalogEntry) throws -> Void) rethrows {
         var nextGroup: UInt64 = 0
         var groupsUsed: [Inode] = []
-        func visit(_ node: TreeNode, _ path: PathBytes) {
+        defer { for i in groupsUsed { i.group = 0 } }
+        func visit(_ node: TreeNode, _ path: PathBytes) throws {
             let i = node.inode
             var group: UInt64 = 0
             if i.links > 1 && i.type != .directory {
@@ -48,18 +56,16 @@ extension LayerApplier {
                 }
                 group = i.group
             }
-            out.append(CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
-                                    mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,
-                                    linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
-                                    xattrs: i.xattrs, implied: i.implied))
+            try body(CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
+                                  mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,
+                                  linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
+                                  xattrs: i.xattrs, implied: i.implied))
             guard node.isDirectory else { return }
             for key in node.children.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 let child = node.children[key]!
-                visit(child, path.isEmpty ? key : path + [0x2F] + key)
+                try visit(child, path.isEmpty ? key : path + [0x2F] + key)
             }
         }
-        visit(root, [])
-        for i in groupsUsed { i.group = 0 }
-        return out
+        try visit(root, [])
     }
 }

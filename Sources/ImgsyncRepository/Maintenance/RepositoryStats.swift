@@ -76,13 +76,28 @@ public struct RepositoryStats: Codable, Sendable, Equatable {
         countUnreadable(tree, { ($0.key, $0.value.type, $0.value.mode) }, directoryMode: { tree[$0]?.mode })
     }
 
-    /// The same count for a tree given as its catalog, with `diskMode` the permission bits each
-    /// entry has on disk. Only the directories are indexed: a tree of a million files costs a map of
-    /// its directories, not of every path.
-    public static func unreadableByOthers(_ catalog: [CatalogEntry], diskMode: (CatalogEntry) -> UInt32) -> Int {
-        var directories: [PathBytes: UInt32] = [:]
-        for e in catalog where e.type == .directory { directories[e.path] = diskMode(e) }
-        return countUnreadable(catalog, { ($0.path, $0.type, diskMode($0)) }, directoryMode: { directories[$0] })
+    /// The same count for a tree given as its catalog entries in catalog order (every directory
+    /// before what it holds), one at a time, with the permission bits each entry has on disk. Only
+    /// the directories are remembered: a tree of a million files costs a map of its directories.
+    public struct UnreadableCounter {
+        private var traversable: [PathBytes: Bool] = [:]
+        public private(set) var count = 0
+
+        public init() {}
+
+        public mutating func add(_ path: PathBytes, _ type: CatalogEntryType, _ diskMode: UInt32) {
+            let reachable = path.isEmpty || traversable[RepositoryStats.parent(of: path)] == true
+            if type == .directory { traversable[path] = reachable && diskMode & 0o001 != 0 }
+            if !path.isEmpty && !reachable {
+                count += 1
+                return
+            }
+            switch type {
+            case .regular: if diskMode & 0o004 == 0 { count += 1 }
+            case .directory: if diskMode & 0o005 != 0o005 { count += 1 }
+            default: break
+            }
+        }
     }
 
     private static func countUnreadable<S: Sequence>(_ entries: S, _ fields: (S.Element) -> (PathBytes, CatalogEntryType?, UInt32),

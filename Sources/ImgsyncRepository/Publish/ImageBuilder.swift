@@ -153,7 +153,9 @@ public final class ImageBuilder {
         let chain = ChainID.chain(diffIDs).last!
         let path = repository.chainCatalogPath(chain)
         if access(path, F_OK) != 0 {
-            try repository.writeAtomically(path, CatalogCodec.encode(applier.snapshot()),
+            var encoder = CatalogCodec.Encoder()
+            applier.forEachCatalogEntry { encoder.add($0) }
+            try repository.writeAtomically(path, encoder.finish(),
                                            what: "the chain catalog after layer \(layer.name) of \(label)")
         }
         // A catalog lists this layer's bodies now: they stay even if a later layer fails.
@@ -198,10 +200,17 @@ public final class ImageBuilder {
     public func publish(as name: PublishedName, imageID: Digest? = nil) throws -> PublishedImage {
         let id = imageID ?? chainID ?? Digest.empty
         try applier.finish()
-        let catalog = applier.snapshot()
-        unreadableByOthers = RepositoryStats.unreadableByOthers(catalog) { [worldReadable, store] e in
-            UInt32(e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable) : store.fileMode(e.mode))
+        // The catalog is encoded, counted and summed in one walk of the model, never held as a list.
+        var encoder = CatalogCodec.Encoder()
+        var unreadable = RepositoryStats.UnreadableCounter()
+        var bytes: Int64 = 0
+        applier.forEachCatalogEntry { [worldReadable, store] e in
+            encoder.add(e)
+            unreadable.add(e.path, e.type, UInt32(e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable) : store.fileMode(e.mode)))
+            if e.type == .regular { bytes += e.size }
         }
+        let entries = Int(encoder.count)
+        unreadableByOthers = unreadable.count
         let imagePath = repository.imagePath(id)
         let (shard, rest) = Repository.shardName(id)
         let images = try repository.makeDirectory(".images")
@@ -210,9 +219,8 @@ public final class ImageBuilder {
         if try Syscall.lstat(at: images.rawValue, shard + [0x2F] + rest) != nil {
             reused = true
         } else {
-            try repository.writeAtomically(repository.imageCatalogPath(id), CatalogCodec.encode(catalog), what: "the image catalog of \(image)")
-            let bytes = catalog.reduce(Int64(0)) { $0 + ($1.type == .regular ? $1.size : 0) }
-            try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: catalog.count, bytes: bytes, linkMode: linkMode,
+            try repository.writeAtomically(repository.imageCatalogPath(id), encoder.finish(), what: "the image catalog of \(image)")
+            try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: entries, bytes: bytes, linkMode: linkMode,
                                                         worldReadable: worldReadable), image: image)
             try Syscall.makeDirectory(at: images.rawValue, shard, mode: 0o755)
             let shardFd = try OwnedDescriptor.directory(at: images.rawValue, shard)
@@ -231,7 +239,7 @@ public final class ImageBuilder {
         // The tree is published; what stays of staging (aux, and the tree when it was reused) goes
         // now, or with the next `cleanStaging`.
         _ = try? TreeRemover.remove(buildName, in: stagingFd.rawValue)
-        return PublishedImage(name: name, imageID: id, treePath: imagePath, entries: catalog.count, reused: reused)
+        return PublishedImage(name: name, imageID: id, treePath: imagePath, entries: entries, reused: reused)
     }
 
     /// The catalog as it stands (tests and `imgsync catalog` before publishing).
