@@ -108,11 +108,10 @@ extension ObjectStore {
                         objectsAdded += 1
                         bytesAdded += size
                     }
-                    if claimed { uncommitted.append(object) }
                     return
                 }
                 let e = errno
-                if claimed { pending.forget([object], by: self) }
+                if claimed { pending.forget(object, by: self) }
                 // Named by another writer meanwhile: look again.
                 if e != EEXIST { throw Syscall.failure("store object", d.description, e) }
             }
@@ -140,11 +139,10 @@ extension ObjectStore {
         let claimed = pending.willCreate(object, by: self)
         if tname.withCString({ t in free.withCString { linkat(tmpFd, t, dfd, $0, 0) } }) == 0 {
             remember(object, m)
-            if claimed { uncommitted.append(object) }
             return
         }
         let e = errno
-        if claimed { pending.forget([object], by: self) }
+        if claimed { pending.forget(object, by: self) }
         // Another writer continued the chain first: the next lookup finds its inode.
         if e != EEXIST { throw Syscall.failure("store object", d.description, e) }
     }

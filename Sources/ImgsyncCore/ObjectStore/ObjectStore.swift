@@ -71,7 +71,6 @@ public final class ObjectStore {
     let linkLimit: Int?
     /// Objects this store named that no catalog lists yet, and the process's other stores.
     let pending: PendingObjects
-    var uncommitted: [ObjectName] = []
     /// `end()` was called: the store is no longer open for `pending`.
     var ended = false
     /// The applier's thread and its writer thread share the store: `placeExisting`, `adopt` and
@@ -233,14 +232,13 @@ public final class ObjectStore {
             let claimed = pending.willCreate(object, by: self)
             let rr = tname.withCString { t in rest.withCString { imgsync_rename_noreplace(tmpFd, t, dfd, $0) } }
             let e = errno
-            if rr != 0 && claimed { pending.forget([object], by: self) }
+            if rr != 0 && claimed { pending.forget(object, by: self) }
             if rr != 0 && e != EEXIST { throw Syscall.failure("name object", d.description, e) }
             ok = rr == 0
             if !ok { _ = tname.withCString { unlinkat(tmpFd, $0, 0) }; ok = true }
             else {
                 objectsAdded += 1
                 bytesAdded += size
-                if claimed { uncommitted.append(object) }
             }
             remember(object, Metadata(mode: 0, sec: 0, nsec: 0))
         }
