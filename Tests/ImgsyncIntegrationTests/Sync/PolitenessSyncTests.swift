@@ -107,4 +107,35 @@ import Testing
             #expect(read(root + "/org/c:1/v") == "c2")
         }
     }
+
+    /// `--registry-limit` for one registry (by its name in references): a budget of 1 stops it at
+    /// the ping, so every image fails and nothing is published (exit 3). Bad values are refused
+    /// before any work (exit 2).
+    @Test func registryLimitOption() async throws {
+        try await withFakeEnvironment { env in
+            let reg = try await env.registry()
+            let (layout, _) = try await env.layout(Self.versionedImages)
+            try await env.push(layout, tag: "a1", to: "\(reg.name)/org/a:1")
+            try env.dir.write("images.txt", "\(reg.name)/org/a:1\n")
+            let root = env.dir.file("root")
+            let common = ["sync", "--images", env.dir.file("images.txt"), "--root", root, "--ca-file", env.ca.caCert, "--log-level", "error"]
+            let stopped = try await imgsync(env, common + ["--registry-limit", "\(reg.name)=requests:1,concurrency:2"])
+            #expect(stopped.status == 3, "\(stopped.output)")
+            #expect(stopped.output.contains("registry \(reg.name): request budget of 1 spent; 1 image not synced"), "\(stopped.output)")
+            #expect(stopped.output.contains("[budget-spent]"), "\(stopped.output)")
+            // Another registry's limit does not apply.
+            let other = try await imgsync(env, common + ["--registry-limit", "docker.io=requests:1"])
+            #expect(other.status == 0, "\(other.output)")
+            #expect(read(root + "/org/a:1/v") == "a1")
+
+            for (bad, message) in [(["--registry-limit", "\(reg.name)=concurrency:0"], "concurrency must be at least 1"),
+                                   (["--registry-limit", "nonsense"], "expected HOST=concurrency:N,requests:M"),
+                                   (["--registry-concurrency", "0"], "--registry-concurrency must be at least 1"),
+                                   (["--request-budget", "-1"], "--request-budget")] {
+                let run = try await imgsync(env, common + bad)
+                #expect(run.status == 2, "\(bad): \(run.output)")
+                #expect(run.output.contains(message), "\(bad): \(run.output)")
+            }
+        }
+    }
 }
