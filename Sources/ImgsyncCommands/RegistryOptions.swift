@@ -25,10 +25,36 @@ public struct RegistryOptions: ParsableArguments, Sendable {
                                discussion: "Checked after the first minute of each download; a slower layer fails its image, the run goes on."))
     var minBlobSpeed = "20k"
 
+    @Option(help: ArgumentHelp("Requests in flight to one registry at the same time (a layer download holds its place until its body is read).",
+                               discussion: "Per registry host; --registry-limit overrides it for one host."))
+    var registryConcurrency = RegistryLimits.defaultConcurrency
+
+    @Option(help: ArgumentHelp("Requests one run may send to one registry (0: no budget).",
+                               discussion: "Every request counts (HEAD and GET of manifests, blobs, tokens, retries, redirects). Once spent, the registry is not asked again in the run: the images that still needed it fail and keep their published trees, and the summary says so."))
+    var requestBudget = 0
+
+    @Option(help: ArgumentHelp("Limits for one registry: HOST=concurrency:N,requests:M (either key may be left out; requests:0 means no budget). Repeatable.",
+                               discussion: "HOST as in image references (docker.io for Docker Hub, host:port for others); it overrides --registry-concurrency and --request-budget for that registry."))
+    var registryLimit: [String] = []
+
     public init() {}
 
     public func validate() throws {
         do { _ = try ByteCount.parse(minBlobSpeed) } catch let e as ImgsyncError { throw ValidationError("--min-blob-speed: \(e.message)") }
+        guard registryConcurrency >= 1 else { throw ValidationError("--registry-concurrency must be at least 1") }
+        guard requestBudget >= 0 else { throw ValidationError("--request-budget must be 0 (no budget) or more") }
+        do { _ = try limits() } catch let e as ImgsyncError { throw ValidationError(e.message) }
+    }
+
+    /// The default limits and the per-registry overrides these options give.
+    func limits() throws -> (defaults: RegistryLimits, overrides: [String: RegistryLimits]) {
+        let defaults = RegistryLimits(concurrency: registryConcurrency, requestBudget: requestBudget == 0 ? nil : requestBudget)
+        var overrides: [String: RegistryLimits] = [:]
+        for text in registryLimit {
+            let (registry, limits) = try RegistryLimits.parseOverride(text, defaults: overrides[RegistryLimits.canonicalRegistry(String(text.prefix { $0 != "=" }))] ?? defaults)
+            overrides[registry] = limits
+        }
+        return (defaults, overrides)
     }
 
     /// Runs `body` with a client configured from these options and `environment` (SSL_CERT_FILE,
@@ -41,6 +67,7 @@ public struct RegistryOptions: ParsableArguments, Sendable {
         config.insecureRegistries = Set(insecureRegistry)
         config.minimumBlobSpeed = try ByteCount.parse(minBlobSpeed)
         config.networkPolicy.allowedHosts.formUnion(allowHost.map { $0.lowercased() })
+        (config.defaultLimits, config.registryLimits) = try limits()
         let credentials: any CredentialProvider = try DockerAuthFile.load(explicit: authFile, environment: environment) ?? AnonymousCredentials()
         return try await RegistryClient.withClient(configuration: config, credentials: credentials, logger: logger, body)
     }

@@ -178,6 +178,8 @@ struct SyncRunOptions: ParsableArguments, Sendable {
             return SyncRun(status: 2, report: nil, error: "\(error)")
         }
         options.removeUnlisted = select == nil
+        // Request budgets are per run; `imgsync serve` keeps one client for all its runs.
+        client.beginRun()
         if select == nil { records.start(root: options.root, list: images, dryRun: dryRun) }
         var list: ImageList?
         let report: SyncReport

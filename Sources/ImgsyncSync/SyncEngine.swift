@@ -189,7 +189,7 @@ public final class SyncEngine: @unchecked Sendable {
             report.images = results.sorted { $0.name < $1.name }
             report.removed = leaving.sorted()
             report.seconds = Date().timeIntervalSince(started)
-            report.registries = client.traffic
+            report.registries = registryTraffic(report.images)
             return report
         }
 
@@ -206,7 +206,7 @@ public final class SyncEngine: @unchecked Sendable {
             report.rootUntouched = true
             report.images = results.sorted { $0.name < $1.name }
             report.seconds = Date().timeIntervalSince(started)
-            report.registries = client.traffic
+            report.registries = registryTraffic(report.images)
             return report
         }
         if willChange, let hook = options.beforeChange {
@@ -278,7 +278,7 @@ public final class SyncEngine: @unchecked Sendable {
             do { try runHook(hook, what: "after-change") } catch { report.hookErrors.append("\(error)") }
         }
         report.seconds = Date().timeIntervalSince(started)
-        report.registries = client.traffic
+        report.registries = registryTraffic(report.images)
         return report
     }
 
@@ -343,6 +343,7 @@ public final class SyncEngine: @unchecked Sendable {
             head = try await client.headManifest(target.reference)
         } catch {
             result.error = describe(error)
+            result.errorCode = (error as? ImgsyncError)?.code.description
             // Printed once, in the summary ("failed: …"); here only for --log-level debug.
             logger.debug("\(target.name) (\(target.origin)): \(result.error!)")
             return .failed(result)
@@ -420,6 +421,7 @@ public final class SyncEngine: @unchecked Sendable {
         } catch {
             result.outcome = .failed
             result.error = describe(error)
+            result.errorCode = (error as? ImgsyncError)?.code.description
             result.seconds = Date().timeIntervalSince(start)
             // Printed once, in the summary ("failed: …"); here only for --log-level debug.
             logger.debug("\(target.name) (\(target.origin)): \(result.error!)")
@@ -530,6 +532,20 @@ public final class SyncEngine: @unchecked Sendable {
     }
 
     // MARK: helpers
+
+    /// The client's figures per registry, with the images each stopped registry left unsynced
+    /// (those that failed because the registry was no longer asked, or kept rate-limiting).
+    func registryTraffic(_ images: [ImageResult]) -> [String: RegistryTraffic] {
+        var traffic = client.traffic
+        let stopCodes: Set<String> = [ImgsyncError.Code.budgetSpent.description, ImgsyncError.Code.rateLimited.description]
+        for (registry, entry) in traffic where entry.stopped != nil {
+            traffic[registry]!.imagesNotSynced = images.filter { image in
+                image.outcome == .failed && stopCodes.contains(image.errorCode ?? "")
+                    && (try? ImageReference(parsing: image.reference))?.registry == registry
+            }.count
+        }
+        return traffic
+    }
 
     func describe(_ error: any Error) -> String {
         if let e = error as? ImgsyncError { return e.description }

@@ -51,6 +51,8 @@ public struct SyncMetrics: Sendable {
                   })
         out.gauge("imgsync_last_run_registry_bytes", "Blob and manifest bytes the last sync run received, per registry.",
                   traffic.map { ([("registry", $0.key)], "\($0.value.bytes)") })
+        out.gauge("imgsync_last_run_registry_stopped", "1 if the last sync run stopped asking the registry (its request budget spent, or it said it had no requests left), else 0.",
+                  traffic.map { ([("registry", $0.key)], $0.value.stopped == nil ? "0" : "1") })
         out.gauge("imgsync_last_run_objects_added", "Bodies added to the object store by the last sync run.",
                   [([], "\(report.objectsAdded)")])
         out.gauge("imgsync_last_run_bytes_added", "Bytes of the bodies added to the object store by the last sync run.",

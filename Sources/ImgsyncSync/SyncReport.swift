@@ -27,6 +27,8 @@ public struct ImageResult: Codable, Sendable {
     public var imageID: String?
     public var platform: String?
     public var error: String?
+    /// The class of `error` (`budget-spent`, `not-found`, …: docs/conformance.md §0), when it had one.
+    public var errorCode: String?
     /// Layers downloaded, and layers taken from an already-built chain.
     public var layersFetched = 0
     public var layersReused = 0
@@ -132,6 +134,7 @@ public struct SyncReport: Codable, Sendable {
         if let held = removalHeld { lines.append("kept: \(held)") }
         listed(removalErrors.map { "not removed: \($0)" }, "names not removed")
         lines += hookErrors.map { "hook: \($0)" }
+        lines += registryStops
         let withHiddenPaths = images.filter { $0.unreadableByOthers > 0 }
         if !withHiddenPaths.isEmpty {
             let total = withHiddenPaths.reduce(0) { $0 + $1.unreadableByOthers }
@@ -149,6 +152,17 @@ public struct SyncReport: Codable, Sendable {
         last += "\(ByteCount.format(bytesDeduplicated)) deduplicated; \(String(format: "%.1f", seconds)) s"
         lines.append(last)
         return lines.map { Self.bounded($0) + "\n" }.joined()
+    }
+
+    /// One line per registry the run stopped asking (its request budget spent, or it said it had no
+    /// requests left), e.g. `registry docker.io: request budget of 100 spent; 7 images not synced …`.
+    var registryStops: [String] {
+        (registries ?? [:]).sorted { $0.key < $1.key }.compactMap { name, traffic in
+            guard let stopped = traffic.stopped else { return nil }
+            let n = traffic.imagesNotSynced ?? 0
+            return "registry \(name): \(stopped); \(n) image\(n == 1 ? "" : "s") not synced (\(n == 1 ? "it keeps its" : "they keep their") published tree\(n == 1 ? "" : "s")), "
+                + "\(traffic.refused ?? 0) request\(traffic.refused == 1 ? "" : "s") not sent; the next run asks again"
+        }
     }
 
     /// Lines of one kind (failed images, removed names, ...) listed before the rest is counted.

@@ -107,5 +107,38 @@ import ImgsyncRegistry
         #expect(lines.contains(#"imgsync_last_run_registry_requests{registry="docker.io",request="GET token"} 1"#))
         #expect(lines.contains(#"imgsync_last_run_registry_bytes{registry="ghcr.io"} 1234"#))
         #expect(lines.contains(#"imgsync_last_run_registry_bytes{registry="docker.io"} 0"#))
+        #expect(lines.contains(#"imgsync_last_run_registry_stopped{registry="docker.io"} 0"#))
+    }
+
+    /// A registry the run stopped asking: a gauge at 1 and one summary line saying why and what it
+    /// cost (politeness, issue 9 item 5).
+    @Test func stoppedRegistry() {
+        var report = SyncReport(root: "/srv/r", list: "images.txt", started: Date())
+        var hub = RegistryTraffic(requests: ["HEAD manifest": 100], bytes: 0)
+        hub.stopped = "request budget of 100 spent"
+        hub.refused = 8
+        hub.imagesNotSynced = 7
+        var one = RegistryTraffic(requests: ["HEAD manifest": 1])
+        one.stopped = "the registry answered ratelimit-remaining: 0;w=21600 (to HEAD docker.io/library/x:1)"
+        one.refused = 1
+        one.imagesNotSynced = 1
+        report.registries = ["docker.io": hub, "ghcr.io": RegistryTraffic(requests: ["GET blob": 2]), "quay.io": one]
+        let text = SyncMetrics(report: report, exitCode: 1, finished: Date()).text(previous: nil)
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        #expect(lines.contains(#"imgsync_last_run_registry_stopped{registry="docker.io"} 1"#), "\(text)")
+        #expect(lines.contains(#"imgsync_last_run_registry_stopped{registry="ghcr.io"} 0"#))
+        let summary = report.text()
+        #expect(summary.contains("registry docker.io: request budget of 100 spent; 7 images not synced (they keep their published trees), 8 requests not sent; the next run asks again\n"), "\(summary)")
+        #expect(summary.contains("registry quay.io: the registry answered ratelimit-remaining: 0;w=21600 (to HEAD docker.io/library/x:1); 1 image not synced (it keeps its published tree), 1 request not sent"), "\(summary)")
+        #expect(!summary.contains("registry ghcr.io"))
+        // JSON keeps it per registry; a report without the fields still decodes.
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let back = try? decoder.decode(SyncReport.self, from: report.json())
+        #expect(back?.registries?["docker.io"]?.stopped == "request budget of 100 spent")
+        #expect(back?.registries?["docker.io"]?.imagesNotSynced == 7)
+        #expect(back?.registries?["ghcr.io"]?.stopped == nil)
+        let old = try? JSONDecoder().decode(RegistryTraffic.self, from: Data(#"{"requests":{"GET blob":2},"bytes":5}"#.utf8))
+        #expect(old == RegistryTraffic(requests: ["GET blob": 2], bytes: 5))
     }
 }

@@ -23,6 +23,7 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
             case insecureRedirect = "insecure-redirect", tooManyRedirects = "too-many-redirects"
             case forbiddenTarget = "forbidden-target", foreignAuth = "foreign-auth"
             case paginationLoop = "pagination-loop", credentials, config
+            case budgetSpent = "budget-spent"
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -82,6 +83,9 @@ public struct ImgsyncError: Error, CustomStringConvertible, Sendable {
         public static let paginationLoop = Code(.paginationLoop)
         public static let credentials = Code(.credentials)
         public static let config = Code(.config)
+        /// A registry's request budget for the run is spent, or it said it has no requests left:
+        /// nothing more is sent to it in this run.
+        public static let budgetSpent = Code(.budgetSpent)
     }
 
     public var code: Code

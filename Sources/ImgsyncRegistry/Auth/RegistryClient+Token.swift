@@ -88,6 +88,7 @@ extension RegistryClient {
         while true {
             attempt += 1
             let response: HTTPClientResponse
+            try gates.gate(registry).spend("a token request for \(registry)")
             trafficLog.request(registry, request.method, "token")
             do {
                 response = try await http.execute(request, timeout: headTimeout)
@@ -101,7 +102,7 @@ extension RegistryClient {
             let code = response.status.code
             guard code == 429 || (500...599).contains(code), attempt < configuration.maxAttempts else { return response }
             _ = try? await collect(response, limit: configuration.errorBodyLimit, what: "token error body", truncate: true)
-            let retryAfter = code == 429 ? HeaderParsing.retryAfter(response.headers.first(name: "Retry-After"), now: configuration.now()) : nil
+            let retryAfter = code == 429 || code == 503 ? HeaderParsing.retryAfter(response.headers.first(name: "Retry-After"), now: configuration.now()) : nil
             let wait = retryAfter.map { Duration.milliseconds(Int64(min($0, 60) * 1000)) } ?? configuration.backoff(attempt: attempt)
             try await configuration.sleep(wait)
         }

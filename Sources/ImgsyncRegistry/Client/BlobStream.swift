@@ -42,6 +42,8 @@ public struct BlobStream: AsyncSequence, Sendable {
         private var foreignURL: String?
         /// When the first request was made (for the minimum average speed).
         private var startedAt: Date?
+        /// The registry's place for a request in flight, held while the body is read.
+        private var slot: RequestSlot?
 
         init(_ stream: BlobStream) { self.stream = stream }
 
@@ -49,6 +51,22 @@ public struct BlobStream: AsyncSequence, Sendable {
         private var size: Int64 { stream.descriptor.size }
 
         public mutating func next() async throws -> ByteBuffer? {
+            do {
+                let chunk = try await step()
+                if chunk == nil || finished { releaseSlot() }
+                return chunk
+            } catch {
+                releaseSlot()
+                throw error
+            }
+        }
+
+        private mutating func releaseSlot() {
+            slot?.release()
+            slot = nil
+        }
+
+        private mutating func step() async throws -> ByteBuffer? {
             if finished { return nil }
             if body == nil && received == 0 && resumes == 0 && restarts == 0 {
                 startedAt = stream.client.configuration.now()
@@ -85,7 +103,12 @@ public struct BlobStream: AsyncSequence, Sendable {
                 }
                 chunk.withUnsafeReadableBytes { hasher.update($0) }
                 received += Int64(chunk.readableBytes)
-                if received == size { try verify() } else { try checkSpeed() }
+                if received == size {
+                    try verify()
+                    releaseSlot()
+                } else {
+                    try checkSpeed()
+                }
                 return chunk
             }
         }
@@ -146,6 +169,7 @@ public struct BlobStream: AsyncSequence, Sendable {
             resumes += 1
             offsetAtLastResume = received
             body = nil
+            releaseSlot()
             stream.client.logger.info("resuming blob \(label) at byte \(received) of \(size) after: \(error.message)")
             do {
                 try await open(from: received, useRange: !contentEncoded)
@@ -167,7 +191,10 @@ public struct BlobStream: AsyncSequence, Sendable {
                 request.headers.add(name: "Range", value: "bytes=\(offset)-")
                 request.passStatuses = [416]
             }
+            body = nil
+            releaseSlot()
             let response = try await stream.client.perform(request)
+            slot = response.slot
             let headers = response.headers
             contentEncoded = headers.first(name: "Content-Encoding").map { $0.lowercased() != "identity" } ?? false
             let length = contentEncoded ? nil : headers.first(name: "Content-Length").flatMap(Int64.init)

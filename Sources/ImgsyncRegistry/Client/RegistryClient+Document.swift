@@ -25,7 +25,7 @@ extension RegistryClient {
             attempt += 1
             let response: RegistryResponse
             do {
-                response = try await followRedirects(request, authorization: nil)
+                response = try await followRedirects(request, authorization: nil, gate: gates.gate(request.registry))
             } catch let failure as TransportFailure {
                 guard failure.retryable, attempt < configuration.maxAttempts else {
                     throw ImgsyncError(failure.error.code, "GET \(url): \(failure.error.message)" + (attempt > 1 ? " (after \(attempt) attempts)" : ""))

@@ -27,6 +27,7 @@ extension RegistryClient {
     public func fetchManifest(_ reference: ImageReference) async throws -> FetchedManifest {
         let request = manifestRequest(reference, method: .GET)
         let response = try await perform(request)
+        defer { response.release() }
         let bytes = try await collect(response.response, limit: configuration.manifestLimit, what: "manifest \(request.label)")
         trafficLog.received(reference.registry, bytes: bytes.count)
         let contentType = response.headers.first(name: "Content-Type")
@@ -40,6 +41,7 @@ extension RegistryClient {
     public func headManifest(_ reference: ImageReference) async throws -> ManifestHead {
         let request = manifestRequest(reference, method: .HEAD)
         let response = try await perform(request)
+        response.release()
         if let header = response.headers.first(name: "Docker-Content-Digest") {
             let parsed = try RegistryDigest.split(header, what: "Docker-Content-Digest of \(request.label)")
             if parsed.algorithm == "sha256" {

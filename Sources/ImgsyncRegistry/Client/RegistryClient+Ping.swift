@@ -10,6 +10,7 @@ extension RegistryClient {
         request.authenticate = false
         request.passStatuses = [401, 404]
         let response = try await perform(request)
+        defer { response.release() }
         let body = try await collect(response.response, limit: configuration.errorBodyLimit, what: "the /v2/ answer of \(registry)", truncate: true)
         switch response.status {
         case 200:

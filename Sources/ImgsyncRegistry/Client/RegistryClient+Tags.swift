@@ -25,6 +25,7 @@ extension RegistryClient {
             request.headers.add(name: "Accept", value: "application/json")
             request.scopes = [.pull(repository)]
             let response = try await perform(request)
+            defer { response.release() }
             let body = try await collect(response.response, limit: configuration.manifestLimit, what: "tag list of \(label)")
             struct Page: Decodable { var tags: [String]? }
             guard let page = try? JSONDecoder().decode(Page.self, from: Data(body)) else {

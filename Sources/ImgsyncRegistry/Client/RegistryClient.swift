@@ -18,6 +18,8 @@ public final class RegistryClient: Sendable {
     let sessions: SessionTable
     let warnings: WarningLog
     let trafficLog = TrafficLog()
+    /// Per-registry concurrency and request budget (`RegistryLimits`).
+    let gates: GateTable
 
     /// Creates a client. Call `shutdown()` when done, or use `withClient`.
     public init(
@@ -63,6 +65,7 @@ public final class RegistryClient: Sendable {
         self.credentials = credentials
         self.logger = logger
         self.sessions = SessionTable()
+        self.gates = GateTable(configuration: configuration)
         self.warnings = WarningLog()
     }
 

@@ -11,6 +11,13 @@ public struct RegistryTraffic: Codable, Sendable, Equatable {
     /// Body bytes of blobs (layers and configs) and manifests as received (before decompression of
     /// a layer, after any transport encoding was undone).
     public var bytes: Int64 = 0
+    /// Set when the client stopped asking this registry during the run: why ("request budget of
+    /// 200 spent", or what the registry answered). Nil when it was never stopped.
+    public var stopped: String?
+    /// Requests not sent because the registry was stopped (with `stopped`).
+    public var refused: Int?
+    /// Images of the list that failed because the registry was stopped (filled in by the sync).
+    public var imagesNotSynced: Int?
 
     public init(requests: [String: Int] = [:], bytes: Int64 = 0) {
         self.requests = requests
@@ -42,8 +49,16 @@ final class TrafficLog: @unchecked Sendable {
 }
 
 extension RegistryClient {
-    /// Requests and bytes per registry since this client was made (for the sync report).
-    public var traffic: [String: RegistryTraffic] { trafficLog.snapshot }
+    /// Requests and bytes per registry since this client was made (for the sync report), with the
+    /// registries stopped in the current run and why.
+    public var traffic: [String: RegistryTraffic] {
+        var out = trafficLog.snapshot
+        for (registry, stop) in stoppedRegistries {
+            out[registry, default: RegistryTraffic()].stopped = stop.reason
+            out[registry]!.refused = stop.refused
+        }
+        return out
+    }
 }
 
 extension RegistryRequest.Subject {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 
 /// Parsers for the response headers the client acts on. All are total: bad input gives nil.
 enum HeaderParsing {
@@ -14,6 +15,21 @@ enum HeaderParsing {
         for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
             formatter.dateFormat = format
             if let date = formatter.date(from: value) { return max(0, date.timeIntervalSince(now)) }
+        }
+        return nil
+    }
+
+    /// The requests a registry says are left: `RateLimit-Remaining` (Docker Hub sends
+    /// `ratelimit-remaining: 76;w=21600`, the count then the window) or `X-RateLimit-Remaining`.
+    /// `header` is the header as received, for messages. A value that is not a count gives nil.
+    static func rateLimitRemaining(_ headers: HTTPHeaders) -> (count: Int, header: String)? {
+        for name in ["RateLimit-Remaining", "X-RateLimit-Remaining"] {
+            guard let value = headers.first(name: name) else { continue }
+            let count = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                .split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                .trimmingCharacters(in: .whitespaces)
+            guard !count.isEmpty, count.count <= 18, count.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(count) else { continue }
+            return (n, "\(name.lowercased()): \(value)")
         }
         return nil
     }

@@ -9,7 +9,8 @@ extension RegistryClient {
     /// `Authorization` goes only to the registry's origin (R36, R37), https→http is refused before
     /// anything is sent (R38), at most `maxRedirects` hops are taken and targets are checked against
     /// the network policy (R39).
-    func followRedirects(_ request: RegistryRequest, authorization: String?) async throws -> RegistryResponse {
+    /// Every request sent takes one from `gate`'s budget first.
+    func followRedirects(_ request: RegistryRequest, authorization: String?, gate: RegistryGate) async throws -> RegistryResponse {
         guard var url = URL(string: request.url) else {
             throw TransportFailure(ImgsyncError(.invalidArgument, "bad request URL \(request.url.debugQuoted)"), retryable: false)
         }
@@ -29,6 +30,11 @@ extension RegistryClient {
                 outgoing.headers.remove(name: "Cookie")
             }
             let response: HTTPClientResponse
+            do {
+                try gate.spend("\(method) \(request.label)")
+            } catch let error as ImgsyncError {
+                throw TransportFailure(error, retryable: false)
+            }
             trafficLog.request(request.registry, method, request.subject.trafficKind)
             do {
                 response = try await http.execute(outgoing, timeout: headTimeout)

@@ -5,20 +5,34 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// A response whose body has not been read yet, and the URL it finally came from.
+/// A response whose body has not been read yet, and the URL it finally came from. It holds one of
+/// the registry's places for requests in flight until `release()` (or until it is dropped): call it
+/// once the body is read.
 struct RegistryResponse {
     var response: HTTPClientResponse
     var url: URL
+    var slot: RequestSlot?
     var status: UInt { response.status.code }
     var headers: HTTPHeaders { response.headers }
+
+    /// Gives the registry's place for a request in flight back.
+    func release() { slot?.release() }
 }
 
 extension RegistryClient {
     /// Sends a registry request: attaches auth (pinging and fetching tokens as needed), follows
     /// redirects safely, answers one 401 with a fresh token, waits out 429s, retries 5xx and connection
     /// failures with backoff (GET/HEAD only), and turns 404/403 and other failures into clear errors.
-    /// Returns 2xx responses (and `passStatuses`) with the body unread.
+    /// Returns 2xx responses (and `passStatuses`) with the body unread, holding a place among the
+    /// registry's requests in flight (`RegistryResponse.release()`).
+    ///
+    /// Politeness (`RegistryLimits`): each attempt waits for a place among the registry's requests in
+    /// flight (tokens are fetched before, outside it), every request sent takes one from the run's
+    /// budget, and a registry whose budget is spent or that answered `RateLimit-Remaining: 0` gets
+    /// nothing more: `.budgetSpent` at once.
     func perform(_ request: RegistryRequest) async throws -> RegistryResponse {
+        let gate = gates.gate(request.registry)
+        try gate.checkOpen(request.label)
         let session = await sessions.session(for: request.registry)
         var scopes = request.scopes
         var authRetried = false
@@ -29,10 +43,12 @@ extension RegistryClient {
             attempt += 1
             let authorization = request.authenticate
                 ? try await session.authorization(scopes: scopes, client: self) : nil
-            let result: RegistryResponse
+            let slot = try await gate.acquire()
+            var result: RegistryResponse
             do {
-                result = try await followRedirects(request, authorization: authorization)
+                result = try await followRedirects(request, authorization: authorization, gate: gate)
             } catch let failure as TransportFailure {
+                slot.release()
                 guard failure.retryable, request.isIdempotent, attempt < configuration.maxAttempts else {
                     guard attempt > 1 else { throw failure.error }
                     throw ImgsyncError(failure.error.code, "\(failure.error.message) (after \(attempt) attempts)")
@@ -44,10 +60,24 @@ extension RegistryClient {
             }
             let status = result.status
             await logWarnings(result.headers, source: request.label)
-            if (200..<300).contains(status) || request.passStatuses.contains(status) { return result }
+            let fromRegistry = Origin(result.url) == Origin(URL(string: baseURL(request.registry))!)
+            let retryAfter = HeaderParsing.retryAfter(result.headers.first(name: "Retry-After"), now: configuration.now())
+            if fromRegistry, retryAfter == nil, let remaining = HeaderParsing.rateLimitRemaining(result.headers), remaining.count == 0 {
+                // No requests left and no word on when: asking again in this run would only be refused.
+                gate.stopAsking(because: "the registry answered \(remaining.header) (to \(request.method) \(request.label))")
+                logger.warning("\(request.registry) has no requests left (\(remaining.header)); not asking it again in this run")
+            }
+            if (200..<300).contains(status) || request.passStatuses.contains(status) {
+                if request.method == .HEAD {
+                    slot.release()
+                } else {
+                    result.slot = slot
+                }
+                return result
+            }
 
             let body = (try? await collect(result.response, limit: configuration.errorBodyLimit, what: "error body", truncate: true)) ?? []
-            let fromRegistry = Origin(result.url) == Origin(URL(string: baseURL(request.registry))!)
+            slot.release()
             switch status {
             case 401:
                 guard request.authenticate, fromRegistry else {
@@ -75,12 +105,13 @@ extension RegistryClient {
                 await session.unauthorized(challenge: challenge, staleAuthorization: authorization)
                 continue
             case 429:
-                let retryAfter = HeaderParsing.retryAfter(result.headers.first(name: "Retry-After"), now: configuration.now())
-                let wait = retryAfter.map { Duration.milliseconds(Int64(($0 * 1000).rounded(.up))) } ?? configuration.backoff(attempt: attempt)
-                if attempt >= configuration.maxAttempts || rateLimitWaited + wait > configuration.maxRateLimitWait {
+                let wait = retryAfter.map(Self.waitDuration) ?? configuration.backoff(attempt: attempt)
+                if attempt >= configuration.maxAttempts || rateLimitWaited + wait > configuration.maxRateLimitWait || gate.stopped != nil {
                     let limits = ["ratelimit-limit", "ratelimit-remaining", "retry-after"].compactMap { name in
                         result.headers.first(name: name).map { "\(name): \($0)" }
                     }.joined(separator: ", ")
+                    // It will not serve us within the wait we allow: leave it alone for this run.
+                    gate.stopAsking(because: "the registry kept answering HTTP 429 (rate-limited)\(limits.isEmpty ? "" : " with \(limits)")")
                     throw ImgsyncError(.rateLimited, "\(request.registry) rate-limited \(request.label) (HTTP 429 after \(attempt) tries\(limits.isEmpty ? "" : "; \(limits)"))\(RegistryErrorBody.summary(body))")
                 }
                 logger.info("\(request.registry) rate-limited \(request.label); waiting \(wait)")
@@ -91,7 +122,15 @@ extension RegistryClient {
                 guard request.isIdempotent, attempt < configuration.maxAttempts else {
                     throw ImgsyncError(.server, "\(result.url.host ?? request.registry) answered HTTP \(status) for \(request.label) after \(attempt) tries\(RegistryErrorBody.summary(body))")
                 }
-                let delay = configuration.backoff(attempt: attempt)
+                var delay = configuration.backoff(attempt: attempt)
+                if status == 503, let retryAfter {
+                    // R43: a 503's Retry-After is honoured like a 429's, within the same cap.
+                    delay = Self.waitDuration(retryAfter)
+                    guard rateLimitWaited + delay <= configuration.maxRateLimitWait else {
+                        throw ImgsyncError(.server, "\(result.url.host ?? request.registry) answered HTTP 503 for \(request.label) with Retry-After \(Int(retryAfter)) s, longer than imgsync waits (\(configuration.maxRateLimitWait) in all)\(RegistryErrorBody.summary(body))")
+                    }
+                    rateLimitWaited += delay
+                }
                 logger.debug("HTTP \(status) for \(request.label); retrying in \(delay)")
                 try await configuration.sleep(delay)
                 continue
@@ -99,6 +138,12 @@ extension RegistryClient {
                 throw failure(status: status, body: body, request: request, host: fromRegistry ? nil : result.url.host)
             }
         }
+    }
+
+    /// A `Retry-After` in seconds as a wait, rounded up to the millisecond (huge values are capped
+    /// far beyond any wait cap, so the arithmetic cannot overflow).
+    static func waitDuration(_ seconds: TimeInterval) -> Duration {
+        .milliseconds(Int64((min(max(seconds, 0), 1e9) * 1000).rounded(.up)))
     }
 
     /// The error for a final non-2xx status: 404 and 403 name what was missing or denied (R45, R46).

@@ -27,6 +27,10 @@ public struct RegistryClientConfiguration: Sendable {
     public var maxRetryDelay: Duration = .seconds(30)
     /// Cap on the total time spent waiting for `Retry-After` on one request (R43).
     public var maxRateLimitWait: Duration = .seconds(600)
+    /// Limits per registry (politeness): `defaultLimits` for every registry not in `registryLimits`
+    /// (keyed by canonical name, `docker.io` for Docker Hub). See `RegistryLimits`.
+    public var defaultLimits = RegistryLimits()
+    public var registryLimits: [String: RegistryLimits] = [:]
     /// Redirects followed per request (R39).
     public var maxRedirects = 10
     /// Reconnects while a blob makes progress (R33).

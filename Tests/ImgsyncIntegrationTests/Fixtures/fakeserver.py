@@ -7,7 +7,10 @@ without the query) or a prefix, and answers its n-th request with responses[min(
 A response may set status, headers (list of pairs, repeats allowed), body / body_b64 / body_file,
 content_length ("auto", "chunked", null or a number), honor_range, gzip, truncate_after (bytes, then
 an abortive close), close_after (bytes, then a clean close), stall_after + stall_seconds, trickle
-(bytes per second). "blackhole": true instead of routes makes a port whose accept queue is full;
+(bytes per second). Each log line has "inflight": the requests being answered when this one
+arrived, itself included; a request stops counting just before the last bytes of its answer are
+sent (after a stall, if any), so a client can never start a request in its place while it is still
+counted. "blackhole": true instead of routes makes a port whose accept queue is full;
 "plain": true serves plain http instead of TLS.
 The server exits when its parent process goes away.
 """
@@ -17,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 scenario = json.load(open(sys.argv[1]))
 lock = threading.Lock()
 counters = {}
+inflight = [0]
 parent = os.getppid()
 
 
@@ -98,10 +102,27 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.handle_any("PUT")
 
+    def leave(self):
+        """This request stops counting as in flight (once)."""
+        if getattr(self, "counted", False):
+            with lock:
+                inflight[0] -= 1
+            self.counted = False
+
     def handle_any(self, method):
+        try:
+            self.answer(method)
+        finally:
+            self.leave()
+
+    def answer(self, method):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
-        entry = {"t": time.time(), "method": method, "path": self.path,
+        with lock:
+            inflight[0] += 1
+            self.counted = True
+            now_inflight = inflight[0]
+        entry = {"t": time.time(), "method": method, "path": self.path, "inflight": now_inflight,
                  "headers": [[k, v] for k, v in self.headers.items()], "body": body.decode("latin-1")}
         index, route = find_route(method, self.path)
         with lock:
@@ -114,6 +135,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            self.leave()
             self.end_headers()
             if method != "HEAD":
                 self.wfile.write(data)
@@ -148,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(length))
         else:
             self.close_connection = True
+        if "stall_after" not in r or method == "HEAD":
+            self.leave()
         self.end_headers()
         if method == "HEAD":
             return
@@ -180,6 +204,7 @@ class Handler(BaseHTTPRequestHandler):
             n = r["stall_after"]
             self.send(data[:n], chunked)
             time.sleep(r.get("stall_seconds", 60))
+            self.leave()
             data = data[n:]
         if "trickle" in r:
             step = max(1, int(r["trickle"] / 10))

@@ -82,6 +82,8 @@ struct LoggedRequest: Decodable, Sendable {
     var path: String
     var headers: [[String]]
     var body: String
+    /// Requests being answered when this one arrived, itself included (see fakeserver.py).
+    var inflight: Int?
 
     func header(_ name: String) -> String? {
         headers.first { $0[0].lowercased() == name.lowercased() }?[1]
