@@ -88,15 +88,16 @@ public struct RepositoryStats: Codable, Sendable, Equatable {
         public mutating func add(_ path: PathBytes, _ type: CatalogEntryType, _ diskMode: UInt32) {
             let reachable = path.isEmpty || traversable[RepositoryStats.parent(of: path)] == true
             if type == .directory { traversable[path] = reachable && diskMode & 0o001 != 0 }
-            if !path.isEmpty && !reachable {
-                count += 1
-                return
-            }
-            switch type {
-            case .regular: if diskMode & 0o004 == 0 { count += 1 }
-            case .directory: if diskMode & 0o005 != 0o005 { count += 1 }
-            default: break
-            }
+            if (!path.isEmpty && !reachable) || RepositoryStats.closedToOthers(type, diskMode) { count += 1 }
+        }
+    }
+
+    /// A file without o+r, a directory without o+r or o+x (whatever holds it).
+    static func closedToOthers(_ type: CatalogEntryType?, _ mode: UInt32) -> Bool {
+        switch type {
+        case .regular: mode & 0o004 == 0
+        case .directory: mode & 0o005 != 0o005
+        default: false
         }
     }
 
@@ -113,15 +114,7 @@ public struct RepositoryStats: Codable, Sendable, Equatable {
         var count = 0
         for element in entries {
             let (path, type, mode) = fields(element)
-            if !path.isEmpty && !canEnter(parent(of: path)) {
-                count += 1
-                continue
-            }
-            switch type {
-            case .regular: if mode & 0o004 == 0 { count += 1 }
-            case .directory: if mode & 0o005 != 0o005 { count += 1 }
-            default: break
-            }
+            if (!path.isEmpty && !canEnter(parent(of: path))) || closedToOthers(type, mode) { count += 1 }
         }
         return count
     }
