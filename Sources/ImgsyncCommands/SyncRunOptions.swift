@@ -196,9 +196,13 @@ struct SyncRunOptions: ParsableArguments, Sendable {
                 selected = whole.only(lines: lines)
                 records.start(root: options.root, list: images, dryRun: dryRun)
             }
-            var (targets, issues, failedLines) = await SyncTarget.targets(
+            // The state is read without the lock, for what the `all` lines offered last time only:
+            // a stale or missing answer costs a GET, never a wrong platform (the digest must match).
+            let known = (try? Repository.readState(root: options.root))??.platformLists ?? [:]
+            var (targets, issues, failedLines, platformLists) = await SyncTarget.targets(
                 of: selected, keepRegistry: keepRegistry, defaultPlatform: defaultPlatform, client: client,
-                variantSymlinks: cvmfsVariantSymlinks)
+                variantSymlinks: cvmfsVariantSymlinks, knownPlatforms: known)
+            options.platformLists = platformLists
             if select != nil {
                 let (kept, leftOut) = SyncTarget.leavingOthersAlone(targets, state: try Repository.readState(root: options.root))
                 targets = kept

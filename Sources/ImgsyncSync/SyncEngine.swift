@@ -64,6 +64,9 @@ public struct SyncOptions: Sendable {
     /// `migratePaths` (see `PathSettings`).
     public var keepRegistry = false
     public var migratePaths = false
+    /// What the `--platform all` lines of this run offered (`SyncTarget.targets`), recorded in the
+    /// state so that the next run reads an unchanged index with a HEAD only.
+    public var platformLists: [String: PlatformList] = [:]
     public var limits = LayerLimits()
     public var gzipEngine: GzipEngine = .isal
     /// Shell commands run before the first change and after the last (`cvmfs_server transaction` /
@@ -265,6 +268,11 @@ public final class SyncEngine: @unchecked Sendable {
         }
         state.lastSync = Date()
         if options.removeUnlisted || state.keepRegistry == nil { state.keepRegistry = options.keepRegistry }
+        if options.removeUnlisted {
+            state.platformLists = options.platformLists.isEmpty ? nil : options.platformLists
+        } else if !options.platformLists.isEmpty {
+            state.platformLists = (state.platformLists ?? [:]).merging(options.platformLists) { $1 }
+        }
         try repository.writeState(state)
         if let after = options.afterSync {
             do {

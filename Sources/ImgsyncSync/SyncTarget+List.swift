@@ -7,10 +7,13 @@ extension SyncTarget {
     /// entry's platform (or `defaultPlatform`). Returns the list's own issues plus expansion issues
     /// as `file:line: reason` lines, and how many lines with an issue produced no image at all (a
     /// bad line, a pattern whose tags could not be listed or that matches nothing): a sync counts
-    /// those as failed.
+    /// those as failed. For `--platform all` lines, `knownPlatforms` (the repository's
+    /// `platformLists`) saves the GET of an index whose digest a HEAD shows unchanged; the lists
+    /// read or confirmed are returned for the sync to record.
     public static func targets(
-        of list: ImageList, keepRegistry: Bool, defaultPlatform: Platform, client: RegistryClient, variantSymlinks: Bool = false
-    ) async -> (targets: [SyncTarget], issues: [String], failedLines: Int) {
+        of list: ImageList, keepRegistry: Bool, defaultPlatform: Platform, client: RegistryClient, variantSymlinks: Bool = false,
+        knownPlatforms: [String: PlatformList] = [:]
+    ) async -> (targets: [SyncTarget], issues: [String], failedLines: Int, platformLists: [String: PlatformList]) {
         let (listed, expandIssues) = await ImageList.expand(list, keepRegistry: keepRegistry) { registry, repository in
             try await client.listTags(registry: registry, repository: repository)
         }
@@ -21,9 +24,13 @@ extension SyncTarget {
         // `--platform all`: the index is read first, a few at a time.
         let everyPlatform = listed.filter { $0.platform == PlatformRequest.allKeyword }.map(\.reference)
         let offered = await boundedMap(everyPlatform, limit: 8) { reference in
-            await Result.capturing { try await client.platforms(of: reference) }
+            await Result.capturing { try await client.platforms(of: reference, known: knownPlatforms[reference.description]) }
         }
-        var offers = Dictionary(zip(everyPlatform, offered), uniquingKeysWith: { a, _ in a })
+        var platformLists: [String: PlatformList] = [:]
+        for (reference, offer) in zip(everyPlatform, offered) {
+            if case .success(let (list, _)) = offer { platformLists[reference.description] = list }
+        }
+        var offers = Dictionary(zip(everyPlatform, offered.map { $0.map { $0.platforms } }), uniquingKeysWith: { a, _ in a })
         for image in listed {
             let origin = "\(list.source):\(image.line)"
             func issue(_ message: String) {
@@ -61,7 +68,7 @@ extension SyncTarget {
             targets += made
             if !made.isEmpty { linesWithImages.insert(image.line) }
         }
-        return (targets, issues, linesWithIssues.subtracting(linesWithImages).count)
+        return (targets, issues, linesWithIssues.subtracting(linesWithImages).count, platformLists)
     }
 
     /// The targets of a multi-platform line: the plain name for `plain`, and each platform under its
@@ -112,15 +119,31 @@ extension RegistryClient {
     /// in index order), or the one a single-platform image's config names (none when it names none).
     /// Throws when the index offers no platform image.
     public func platforms(of reference: ImageReference) async throws -> [Platform] {
+        try await offeredPlatforms(reference).platforms
+    }
+
+    /// The same with the digest the tag points to; when `known` was read at the digest a HEAD
+    /// finds now, its platforms are taken without a GET (a registry such as Docker Hub counts
+    /// manifest GETs against its pull limit, not HEADs).
+    public func platforms(of reference: ImageReference, known: PlatformList?) async throws -> (list: PlatformList, platforms: [Platform]) {
+        if let known, let platforms = try? known.platforms.map(Platform.init(parsing:)),
+           try await headManifest(reference).digest == known.digest {
+            return (known, platforms)
+        }
+        let (digest, platforms) = try await offeredPlatforms(reference)
+        return (PlatformList(digest: digest, platforms: platforms.map(\.description)), platforms)
+    }
+
+    private func offeredPlatforms(_ reference: ImageReference) async throws -> (digest: Digest, platforms: [Platform]) {
         let top = try await fetchManifest(reference)
         guard case .index(let index, _) = top.document else {
-            return try await resolve(reference, acceptAnyPlatform: true).platform.map { [$0] } ?? []
+            return (top.digest, try await resolve(reference, acceptAnyPlatform: true).platform.map { [$0] } ?? [])
         }
         let platforms = PlatformSelector.platforms(in: index)
         if platforms.isEmpty {
             throw PlatformSelector.noMatch(reference.description, platform: .linuxAMD64, available: [])
         }
-        return platforms
+        return (top.digest, platforms)
     }
 
     /// Resolves `reference` for every platform `request` names (for `all`, every one it offers), in

@@ -145,8 +145,12 @@ public struct AddCommand: AsyncParsableCommand {
             options.keepRegistry = keepRegistry
             let report = try await registryOptions.withClient(logger: logger, environment: environment) { [options] client in
                 let list = try await ImageList.load(images, client: client).only(line: line)
-                let (targets, issues, failedLines) = await SyncTarget.targets(
-                    of: list, keepRegistry: keepRegistry, defaultPlatform: try Platform(parsing: ImgsyncSync.defaultPlatform), client: client)
+                let known = (try? Repository.readState(root: options.root))??.platformLists ?? [:]
+                let (targets, issues, failedLines, platformLists) = await SyncTarget.targets(
+                    of: list, keepRegistry: keepRegistry, defaultPlatform: try Platform(parsing: ImgsyncSync.defaultPlatform), client: client,
+                    knownPlatforms: known)
+                var options = options
+                options.platformLists = platformLists
                 let engine = try SyncEngine(options: options, client: client, logger: logger)
                 return try await engine.run(targets: targets, listIssues: issues, failedLines: failedLines, listEntries: list.entries.count, listName: list.source)
             }

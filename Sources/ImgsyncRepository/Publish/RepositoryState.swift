@@ -84,8 +84,24 @@ public struct RepositoryState: Codable, Sendable, Equatable {
     /// Whether names keep the registry (`--keep-registry`): a setting that shapes every published
     /// path, so later runs follow it (absent in states written before it was recorded).
     public var keepRegistry: Bool?
+    /// For `--platform all` lines: what each reference offered when last read (keyed by the
+    /// reference), so that an unchanged tag costs a HEAD, not a GET of its index (absent in states
+    /// written before it was recorded).
+    public var platformLists: [String: PlatformList]?
 
     public init() {}
+}
+
+/// The platforms a reference's manifest offered (`os/arch[/variant]`, in index order) while its tag
+/// pointed at `digest`; empty for a single-platform image whose config names none.
+public struct PlatformList: Codable, Sendable, Equatable {
+    public var digest: Digest
+    public var platforms: [String]
+
+    public init(digest: Digest, platforms: [String]) {
+        self.digest = digest
+        self.platforms = platforms
+    }
 }
 
 extension LinkMode: Codable {}

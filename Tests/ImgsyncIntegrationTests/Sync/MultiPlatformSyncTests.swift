@@ -150,6 +150,40 @@ import Testing
         }
     }
 
+    /// An `all` line whose tag still points at the same index costs HEADs only: the platforms it
+    /// offered are recorded in the state with the index digest. A new index is read again.
+    @Test func anUnchangedIndexIsNotFetchedAgain() async throws {
+        try await withFakeEnvironment { env in
+            let (reg, layout) = try await Self.registry(env)
+            let root = env.dir.file("root"), report = env.dir.file("report.json")
+            try env.dir.write("images.txt", "\(reg.name)/org/multi:1 --platform all\n")
+            func sync() async throws -> (status: Int32, output: String, manifestGets: Int) {
+                let run = try await imgsync(["sync", "--images", env.dir.file("images.txt"), "--root", root, "--ca-file", env.ca.caCert,
+                                             "--log-level", "error", "--json", report])
+                let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+                let registries = json?["registries"] as? [String: [String: Any]]
+                let requests = registries?[reg.name]?["requests"] as? [String: Int]
+                return (run.status, run.output, requests?["GET manifest"] ?? 0)
+            }
+            let first = try await sync()
+            #expect(first.status == 0 && first.manifestGets > 0, "\(first.output)")
+            let state = try #require(read(root + "/.imgsync/state.json"))
+            #expect(state.contains("platformLists") && state.contains("s390x"), "\(state)")
+
+            let again = try await sync()
+            #expect(again.status == 0 && again.output.contains("4 unchanged"), "\(again.output)")
+            #expect(again.manifestGets == 0, "an unchanged index is not fetched: \(again.manifestGets) manifest GETs")
+
+            // A new index under the tag: read again, and arm64, gone from it, goes.
+            try await env.push(layout, tag: "noarm", to: "\(reg.name)/org/multi:1", all: true)
+            let changed = try await sync()
+            #expect(changed.status == 0 && changed.manifestGets > 0, "\(changed.output)")
+            #expect(!exists(root + "/org/multi:1@linux-arm64-v8") && read(root + "/org/multi:1@linux-s390x/x") == "s390x 2")
+            let settled = try await sync()
+            #expect(settled.status == 0 && settled.manifestGets == 0, "\(settled.output)")
+        }
+    }
+
     @Test func addChecksEveryListedPlatform() async throws {
         try await withFakeEnvironment { env in
             let (reg, _) = try await Self.registry(env)
