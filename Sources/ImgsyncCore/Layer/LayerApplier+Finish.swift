@@ -42,7 +42,7 @@ extension LayerApplier {
     /// Calls `body` with each entry of the catalog in `snapshot()`'s order, one at a time, so a
     /// catalog can be written or summed without holding every entry at once.
     public func forEachCatalogEntry(_ body: (CatalogEntry) throws -> Void) rethrows {
-        var nextGroup: UInt64 = 0
+        var nextGroup: UInt32 = 0
         var groupsUsed: [Inode] = []
         defer { for i in groupsUsed { i.group = 0 } }
         func visit(_ node: TreeNode, _ path: PathBytes) throws {
@@ -54,7 +54,7 @@ extension LayerApplier {
                     i.group = nextGroup
                     groupsUsed.append(i)
                 }
-                group = i.group
+                group = UInt64(i.group)
             }
             try body(CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
                                   mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,

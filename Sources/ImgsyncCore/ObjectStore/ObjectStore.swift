@@ -71,6 +71,8 @@ public final class ObjectStore {
     let linkLimit: Int?
     /// Objects this store named that no catalog lists yet, and the process's other stores.
     let pending: PendingObjects
+    /// This store's id in `pending` (its claims carry it).
+    let pendingID: UInt32
     /// `end()` was called: the store is no longer open for `pending`.
     var ended = false
     /// The applier's thread and its writer thread share the store: `placeExisting`, `adopt` and
@@ -105,7 +107,7 @@ public final class ObjectStore {
             do { try Syscall.mkdir(at: rootFd, name, mode: 0o755) } catch let e as ImgsyncError where e.errno == EEXIST {}
         }
         objectsFd = try Syscall.openDirectory(at: rootFd, name)
-        pending.storeStarted(self)
+        pendingID = pending.storeStarted()
     }
 
     deinit {
