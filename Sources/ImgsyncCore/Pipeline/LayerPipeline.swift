@@ -38,7 +38,10 @@ public final class LayerPipeline: ByteChunkSource {
     private let diffHasher = SHA256Hasher()
 
     public static let chunkSize = 1 << 20
-    public static let poolSize = 32
+    /// 8 MiB between the threads: enough for either side to run ahead through the other's bursts
+    /// (a large file's write, a run of tiny files). When the applier is the slower side (small
+    /// files) the producer fills every buffer, so the pool is resident memory of every build.
+    public static let poolSize = 8
 
     public init(source: any CompressedSource, expect: LayerExpectations, gzipEngine: GzipEngine = .isal,
                 maxBytes: Int64) {
