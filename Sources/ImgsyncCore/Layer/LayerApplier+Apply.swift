@@ -203,8 +203,8 @@ extension LayerApplier {
             // The source directory is pinned so that opening the destination cannot close its fd.
             let srcDir = fromAufs ? nil : targetNode.parent!
             let srcFd = try srcDir.map { try dirFd($0) } ?? aufsDirFd
-            srcDir?.pinned = true
-            defer { srcDir?.pinned = false }
+            pinnedDir = srcDir
+            defer { pinnedDir = nil }
             let dstFd = try dirFd(parent)
             do {
                 try store.linkObject(srcFd, targetNode.name, to: dstFd, last)

@@ -33,8 +33,8 @@ extension LayerApplier {
             if e.linkGroup != 0, let first = groups[e.linkGroup] {
                 if first.isOnDisk {
                     let srcFd = try dirFd(first.parent!)
-                    first.parent!.pinned = true
-                    defer { first.parent!.pinned = false }
+                    pinnedDir = first.parent
+                    defer { pinnedDir = nil }
                     try Syscall.link(from: srcFd, first.name, to: try dirFd(parent), name)
                 }
                 add(TreeNode(name: name, parent: parent, inode: first.inode), to: parent)

@@ -16,6 +16,9 @@ public final class LayerApplier {
     var layerIndex: Int32 = -1
     var layerName = ""
     var openDirs: [TreeNode] = []
+    /// The directory whose fd an operation holds while it opens another (the fd cache will not
+    /// close it); one at a time. Kept here rather than as a flag in every node.
+    var pinnedDir: TreeNode?
     /// Files inside an AUFS `.wh..wh.plnk/` dir, usable only as hardlink sources (D4).
     var aufsLinks: [PathBytes: TreeNode] = [:]
     var aufsDirFd: Int32 = -1
@@ -72,7 +75,7 @@ public final class LayerApplier {
             try flushWrites()
             var kept: [TreeNode] = []
             for (i, n) in openDirs.enumerated() {
-                if i < LayerApplier.maxOpenDirs / 2 && n !== node && !n.pinned {
+                if i < LayerApplier.maxOpenDirs / 2 && n !== node && n !== pinnedDir {
                     if n.fd >= 0 { Syscall.close(n.fd); n.fd = -1 }
                 } else if n.fd >= 0 {
                     kept.append(n)
