@@ -66,6 +66,7 @@ let package = Package(
                 "ImgsyncCore",
                 "ImgsyncRepository",
                 "ImgsyncRegistry",
+                "CImgsyncSys",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

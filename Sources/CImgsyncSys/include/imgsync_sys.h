@@ -1,6 +1,7 @@
 #ifndef IMGSYNC_SYS_H
 #define IMGSYNC_SYS_H
 // Linux calls that Swift cannot reach directly (variadic ioctl, renameat2 behind _GNU_SOURCE).
+#include <spawn.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
 
@@ -12,4 +13,7 @@ int imgsync_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, co
 int imgsync_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 /// copy_file_range loop for a whole file. Returns 0 or -1 with errno set.
 int imgsync_copy_file(int dst_fd, int src_fd, long long size);
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34+, behind _GNU_SOURCE): the child closes
+/// every descriptor >= from. Returns 0 or an error number.
+int imgsync_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);
 #endif

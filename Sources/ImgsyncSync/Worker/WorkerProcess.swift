@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CImgsyncSys
 import Foundation
 import ImgsyncCore
 import ImgsyncRepository
@@ -133,6 +134,15 @@ final class WorkerProcess: @unchecked Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         for (fd, target) in [(stdin.read, Int32(0)), (stdout.write, 1), (stderr.write, 2), (life.read, 3)] {
             posix_spawn_file_actions_adddup2(&actions, fd, target)
+        }
+        // Nothing else of this process reaches the worker: not the repository lock, not a file or
+        // socket some library opened without close-on-exec. (An inherited end of the socket pair
+        // by which Foundation's `Process` learns that a child ended kept that child unreaped, and a
+        // test waiting for it spinning, for as long as the worker lived.)
+        let closing = imgsync_spawn_closefrom(&actions, 4)
+        guard closing == 0 else {
+            for fd in [stdin.read, stdin.write, stdout.read, stdout.write, stderr.read, stderr.write, life.read, life.write] { WorkerSys.close(fd) }
+            throw WorkerSys.failure("start", "the build worker \(executable) (closing inherited descriptors)", closing)
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

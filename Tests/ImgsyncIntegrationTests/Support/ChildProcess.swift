@@ -61,8 +61,13 @@ final class ChildProcess: @unchecked Sendable {
 
     func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let pid = process.processIdentifier
+        kill(pid, SIGKILL)
+        // Reaped here, not with `waitUntilExit()`: that spins until Foundation notices the end,
+        // which it never does while another process holds its end of the child's socket pair.
+        // ECHILD: Foundation reaped it first.
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
     /// Runs a command to completion within `timeout`, returning stdout; a non-zero exit throws.
@@ -89,18 +94,29 @@ final class ChildProcess: @unchecked Sendable {
             try? input.fileHandleForWriting.close()
         }
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+        // The exit is collected with waitpid here (see `stop()`), or from Foundation if it reaped
+        // the child first.
+        let pid = process.processIdentifier
+        var exitStatus: Int32?
+        while exitStatus == nil {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid {
+                exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
+            } else if reaped < 0 && errno == ECHILD && !process.isRunning {
+                exitStatus = process.terminationStatus
+            } else if Date() > deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 throw CommandFailed(command: arguments, status: -1, output: "timed out after \(timeout) s")
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
             }
-            try await Task.sleep(for: .milliseconds(20))
         }
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        if process.terminationStatus != 0 {
+        if exitStatus != 0 {
             let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-            throw CommandFailed(command: arguments, status: process.terminationStatus, output: err + out)
+            throw CommandFailed(command: arguments, status: exitStatus ?? -1, output: err + out)
         }
         return out
     }

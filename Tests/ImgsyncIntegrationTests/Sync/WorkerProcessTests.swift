@@ -38,6 +38,27 @@ import Testing
         (try? FileManager.default.contentsOfDirectory(atPath: root + "/.imgsync/staging")) ?? []
     }
 
+    /// A descriptor this process opened without close-on-exec does not reach the worker: it gets
+    /// its three pipes and the lifeline, nothing more.
+    @Test func aWorkerInheritsOnlyItsPipes() async throws {
+        try await withRoot { root in
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            let path = root + "/held-open"
+            let fd = open(path, O_WRONLY | O_CREAT, 0o644)  // deliberately without O_CLOEXEC
+            #expect(fd >= 0)
+            defer { close(fd) }
+            let worker = try start(root)
+            let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(worker.pid)/fd").compactMap(Int32.init).sorted()
+            let targets = fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker.pid)/fd/\($0)") }
+            worker.abandon()
+            _ = await worker.exited()
+            #expect(!targets.contains(path), "\(targets)")
+            // 0-3 are the pipes; the runtime may open a few of its own after exec (none are ours).
+            #expect(Array(fds.prefix(4)) == [0, 1, 2, 3], "\(fds) \(targets)")
+            #expect(!targets.contains { $0.hasPrefix(root) }, "\(targets)")
+        }
+    }
+
     @Test func aWorkerStopsWhenItsSyncGivesUp() async throws {
         try await withRoot { root in
             var t = TarBuilder()
