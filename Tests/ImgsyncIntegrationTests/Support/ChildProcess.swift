@@ -61,13 +61,17 @@ final class ChildProcess: @unchecked Sendable {
 
     func stop() {
         guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        kill(pid, SIGKILL)
-        // Reaped here, not with `waitUntilExit()`: that spins until Foundation notices the end,
-        // which it never does while another process holds its end of the child's socket pair.
-        // ECHILD: Foundation reaped it first.
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        kill(process.processIdentifier, SIGKILL)
+        Self.awaitExit(process)
+    }
+
+    /// Waits (bounded, sleeping) until Foundation has seen `process` end. Not `waitUntilExit()`,
+    /// which spins a run loop at full speed for as long as Foundation does not notice the end,
+    /// and not our own `waitpid`: a child reaped behind Foundation's back leaves Foundation waiting
+    /// on a pid the kernel may give to the next child, and this file would then signal that one.
+    static func awaitExit(_ process: Process, timeout: TimeInterval = 30) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
     }
 
     /// Runs a command to completion within `timeout`, returning stdout; a non-zero exit throws.
@@ -94,29 +98,18 @@ final class ChildProcess: @unchecked Sendable {
             try? input.fileHandleForWriting.close()
         }
         let deadline = Date().addingTimeInterval(timeout)
-        // The exit is collected with waitpid here (see `stop()`), or from Foundation if it reaped
-        // the child first.
-        let pid = process.processIdentifier
-        var exitStatus: Int32?
-        while exitStatus == nil {
-            var status: Int32 = 0
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid {
-                exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
-            } else if reaped < 0 && errno == ECHILD && !process.isRunning {
-                exitStatus = process.terminationStatus
-            } else if Date() > deadline {
-                kill(pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while process.isRunning {
+            if Date() > deadline {
+                kill(process.processIdentifier, SIGKILL)
+                awaitExit(process)
                 throw CommandFailed(command: arguments, status: -1, output: "timed out after \(timeout) s")
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
             }
+            try await Task.sleep(for: .milliseconds(20))
         }
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        if exitStatus != 0 {
+        if process.terminationStatus != 0 {
             let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-            throw CommandFailed(command: arguments, status: exitStatus ?? -1, output: err + out)
+            throw CommandFailed(command: arguments, status: process.terminationStatus, output: err + out)
         }
         return out
     }
