@@ -132,6 +132,7 @@ public final class SyncEngine: @unchecked Sendable {
         report.listIssues = listIssues
         report.failedLines = failedLines
         try repository.lock(wait: options.wait, at: options.lockFile)
+        defer { repository.unlock() }
         worldReadable = try repository.effectiveWorldReadable(requested: options.worldReadable)
         var state = try repository.readState()
         // Checked again under the lock (the command checked before expanding the list).

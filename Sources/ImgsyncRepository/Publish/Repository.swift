@@ -119,6 +119,15 @@ public final class Repository {
         if access(root, W_OK) == 0 { cleanStaging() }
     }
 
+    /// Releases the repository lock taken by `lock` (nothing when not held). A run releases it
+    /// when it ends rather than when this object goes: `imgsync serve` starts its next run in the
+    /// same process, and something may still hold a reference to the last run's repository.
+    public func unlock() {
+        guard lockFd >= 0 else { return }
+        Syscall.close(lockFd)
+        lockFd = -1
+    }
+
     /// Removes what dead processes left (the caller holds the lock): staging trees (failed builds,
     /// trees GC or a rebuild moved aside), object temporaries, temporary catalogs, records and
     /// state, temporary name links. Returns what could not be removed (one line each).

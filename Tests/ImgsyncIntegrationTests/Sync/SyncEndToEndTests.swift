@@ -66,6 +66,10 @@ import Testing
     func sync(_ env: FakeEnvironment, root: String, _ targets: [SyncTarget], configure: (inout SyncOptions) -> Void = { _ in },
               client change: (inout RegistryClientConfiguration) -> Void = { _ in }) async throws -> SyncReport {
         var options = SyncOptions(root: root)
+        // Wait for the lock rather than fail: between fork and exec, a child that another test of
+        // this process spawns holds a copy of every descriptor, the lock of a run that has just
+        // ended included (close-on-exec closes it only at exec).
+        options.wait = true
         options.jobs = 2
         options.addSandboxMetadata()
         // Images are built by build workers, as `imgsync sync` builds them (this process is the
@@ -108,6 +112,37 @@ import Testing
             out[rel] = "\(st.st_ino) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
         }
         return out
+    }
+
+    /// A run releases the repository lock when it ends, even while its engine (and so its
+    /// repository) is still referenced: `imgsync serve` starts the next run in the same process.
+    @Test func aFinishedRunReleasesTheLock() async throws {
+        try await withFakeEnvironment { env in
+            let root = env.dir.file("root")
+            try await env.withClient { client in
+                var logger = Logger(label: "sync-test")
+                logger.logLevel = .error
+                let options = SyncOptions(root: root)
+                let first = try SyncEngine(options: options, client: client, logger: logger)
+                _ = try await first.run(targets: [], listIssues: [], listEntries: 0, listName: "test")
+                let second = try SyncEngine(options: options, client: client, logger: logger)
+                // A few tries: a child another test spawns at that moment holds a copy of every
+                // descriptor until it execs (see `sync`); a lock the first engine kept stays for good.
+                var failure: (any Error)?
+                for _ in 0..<20 {
+                    do {
+                        _ = try await second.run(targets: [], listIssues: [], listEntries: 0, listName: "test")
+                        failure = nil
+                        break
+                    } catch {
+                        failure = error
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                #expect(failure == nil, "\(String(describing: failure))")
+                withExtendedLifetime(first) {}
+            }
+        }
     }
 
     @Test func syncsUpdatesRetagsAndRemoves() async throws {
