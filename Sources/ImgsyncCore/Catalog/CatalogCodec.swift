@@ -59,13 +59,6 @@ public enum CatalogCodec {
         }
     }
 
-    /// The bytes of one record in the record stream.
-    static func recordSize(_ e: CatalogEntry) -> Int {
-        var size = 4 + e.path.count + 2 + 12 + 12 + 8 + 1 + (e.sha256 == nil ? 0 : 32) + 4 + e.linkTarget.count + 8 + 8 + 4
-        for x in e.xattrs { size += 8 + x.name.count + x.value.count }
-        return size
-    }
-
     static func append(_ e: CatalogEntry, to out: inout [UInt8]) {
         put(&out, UInt32(e.path.count)); out += e.path
         out.append(e.type.rawValue)
