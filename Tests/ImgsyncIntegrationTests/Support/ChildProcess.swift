@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// A temporary directory that `withTestDirectory` removes on every path.
@@ -125,20 +126,40 @@ func waitForFile(_ path: String, timeout: TimeInterval = 60) async throws -> Str
     throw CommandFailed(command: ["wait", path], status: -1, output: "no file after \(timeout) s")
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// The next candidate of `freePort`, shared by every test of this process.
+private let nextPortCandidate = Mutex<Int>(0)
+
+/// A TCP port on 127.0.0.1 that is free now and that no other call of this process returns.
+/// Ports come from below the kernel's ephemeral range (32768 and up here), so neither another
+/// test's `bind(0)` nor an outgoing connection takes one between this call and the server's bind;
+/// asking the kernel for a port (`bind` to 0) instead once handed two concurrent tests the same
+/// port, and one test then talked to the other's registry.
 func freePort() throws -> Int {
+    let low = 12_000, high = 32_000
+    for _ in 0..<(high - low) {
+        let port = nextPortCandidate.withLock { next -> Int in
+            if next == 0 { next = low + Int(getpid() % 80) * 250 }  // test processes running side by side start apart
+            let port = next
+            next = next + 1 >= high ? low : next + 1
+            return port
+        }
+        if canBind(port) { return port }
+    }
+    throw CommandFailed(command: ["bind"], status: errno, output: "no free port in \(low)..<\(high)")
+}
+
+/// Whether a listener could bind 127.0.0.1:`port` now.
+private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    addr.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
-    guard bound else { throw CommandFailed(command: ["bind"], status: errno, output: "cannot bind") }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }
 
 /// Waits (bounded) until something accepts TCP connections on host:port.
