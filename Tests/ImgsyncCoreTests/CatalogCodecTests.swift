@@ -1,3 +1,4 @@
+import Foundation
 import ImgsyncBase
 import ImgsyncTestSupport
 import Testing
@@ -53,6 +54,30 @@ import Testing
         let perPath = Double(v2.count) / Double(entries.count)
         #expect(perPath < 60, "version 2: \(perPath) bytes a path (version 1: \(Double(v1.count) / Double(entries.count)))")
         #expect(v2.count * 2 < v1.count)
+    }
+
+    /// A catalog written to a file as it is encoded (how builds write them: never held in memory)
+    /// is the same file as one encoded in memory, also when its compressed bytes span several
+    /// writes, and the header and checksum written at the end make it readable.
+    @Test func aCatalogWrittenToAFileIsTheSameFile() throws {
+        for directories in [0, 3, 5_000] {
+            let entries = directories == 0 ? [] : Self.tree(directories: directories, files: 15)
+            let path = FileManager.default.temporaryDirectory.path + "/imgsync-catalog-\(UUID().uuidString)"
+            defer { unlink(path) }
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
+            try #require(fd >= 0)
+            var encoder = CatalogCodec.Encoder(file: fd)
+            for e in entries { encoder.add(e) }
+            try encoder.finishFile()
+            close(fd)
+            let written = try #require(FileManager.default.contents(atPath: path))
+            let inMemory = CatalogCodec.encode(entries)
+            if directories == 5_000 {
+                #expect(inMemory.count > 2 * CatalogCodec.chunk, "the test must cross write chunks: \(inMemory.count) bytes")
+            }
+            #expect(Array(written) == inMemory, "\(directories) directories: \(written.count) bytes written, \(inMemory.count) encoded")
+            #expect(try CatalogCodec.decode(Array(written)) == entries)
+        }
     }
 
     /// Repositories written before version 2 keep working.

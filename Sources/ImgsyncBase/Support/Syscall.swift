@@ -86,6 +86,34 @@ package enum Syscall {
         }
     }
 
+    /// Writes all of `buf` at `offset` (the file offset does not move).
+    package static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var off = 0
+        while off < buf.count {
+            let n = pwrite(fd, buf.baseAddress! + off, buf.count - off, off_t(offset) + off_t(off))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("write", "fd \(fd)")
+            }
+            off += n
+        }
+    }
+
+    /// Reads up to `buf.count` bytes at `offset` (fewer only at the end of the file; 0 there).
+    package static func read(_ fd: Int32, _ buf: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        var off = 0
+        while off < buf.count {
+            let n = pread(fd, buf.baseAddress! + off, buf.count - off, off_t(offset) + off_t(off))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("read", "fd \(fd)")
+            }
+            if n == 0 { break }
+            off += n
+        }
+        return off
+    }
+
     /// Moves the file offset `count` bytes forward (over a hole).
     package static func skip(_ fd: Int32, _ count: Int64) throws {
         if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw failure("seek", "fd \(fd)") }

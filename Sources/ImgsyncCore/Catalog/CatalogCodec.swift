@@ -24,15 +24,28 @@ public enum CatalogCodec {
     }
 
     /// Writes a catalog one entry at a time, so a tree's catalog is never held as a list of entries
-    /// or as uncompressed bytes: only the compressed file grows (about 40 bytes a path).
+    /// or as uncompressed bytes. With a file (`init(file:)`), the compressed bytes go to it a chunk
+    /// at a time too, so what a catalog of any size holds is two chunks; without one they are kept
+    /// for `finish()`.
     public struct Encoder {
         private var frame = FrameWriter()
+        /// Compressed bytes not yet written (all of them without a file).
         private var out = CatalogCodec.magic + [UInt8](repeating: 0, count: 16)
         private var buffer: [UInt8] = []
         public private(set) var count: UInt64 = 0
         private var recordBytes: UInt64 = 0
+        private let fd: Int32?
+        /// The first failed write to `fd` (nothing more is written after it; `finishFile` throws it).
+        private var failure: ImgsyncError?
 
         public init() {
+            fd = nil
+            buffer.reserveCapacity(CatalogCodec.chunk + 4096)
+        }
+
+        /// Writes to `fd`, an empty file opened for reading and writing.
+        public init(file fd: Int32) {
+            self.fd = fd
             buffer.reserveCapacity(CatalogCodec.chunk + 4096)
         }
 
@@ -44,18 +57,62 @@ public enum CatalogCodec {
             if buffer.count >= CatalogCodec.chunk {
                 frame.compress(buffer, into: &out, end: false)
                 buffer.removeAll(keepingCapacity: true)
+                if fd != nil && out.count >= CatalogCodec.chunk { flush() }
             }
         }
 
-        /// The whole file: header, frame, checksum.
+        private mutating func flush() {
+            guard let fd, failure == nil else { return }
+            do {
+                try out.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
+            } catch let e as ImgsyncError {
+                failure = e
+            } catch {
+                failure = ImgsyncError(.io, "\(error)")
+            }
+            out.removeAll(keepingCapacity: true)
+        }
+
+        /// The header's counts, at their place after the magic.
+        private func putHeader(into bytes: inout [UInt8]) {
+            let header = CatalogCodec.magic.count
+            withUnsafeBytes(of: count.littleEndian) { bytes.replaceSubrange(header..<(header + 8), with: $0) }
+            withUnsafeBytes(of: recordBytes.littleEndian) { bytes.replaceSubrange((header + 8)..<(header + 16), with: $0) }
+        }
+
+        /// The whole file: header, frame, checksum (an encoder without a file).
         public consuming func finish() -> [UInt8] {
+            precondition(fd == nil, "finish() of a catalog encoder that writes to a file")
             frame.compress(buffer, into: &out, end: true)
             buffer = []
-            let header = CatalogCodec.magic.count
-            withUnsafeBytes(of: count.littleEndian) { out.replaceSubrange(header..<(header + 8), with: $0) }
-            withUnsafeBytes(of: recordBytes.littleEndian) { out.replaceSubrange((header + 8)..<(header + 16), with: $0) }
-            SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
-            return out
+            var bytes = out
+            out = []
+            putHeader(into: &bytes)
+            SHA256Hasher.hash(bytes).withUnsafeBytes { bytes += $0 }
+            return bytes
+        }
+
+        /// Ends the frame, writes the header's counts and appends the checksum (read back from the
+        /// file: the counts it covers are known only now). Throws the first failed write or read.
+        public consuming func finishFile() throws {
+            guard let fd else { preconditionFailure("finishFile() of a catalog encoder without a file") }
+            frame.compress(buffer, into: &out, end: true)
+            buffer = []
+            flush()
+            if let failure { throw failure }
+            var header = CatalogCodec.magic + [UInt8](repeating: 0, count: 16)
+            putHeader(into: &header)
+            try header.withUnsafeBytes { try Syscall.writeAll(fd, $0, at: 0) }
+            let hasher = SHA256Hasher()
+            var offset: Int64 = 0
+            var chunk = [UInt8](repeating: 0, count: CatalogCodec.chunk)
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { try Syscall.read(fd, $0, at: offset) }
+                if n == 0 { break }
+                chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                offset += Int64(n)
+            }
+            try hasher.finalize().withUnsafeBytes { try Syscall.writeAll(fd, $0, at: offset) }
         }
     }
 

@@ -153,10 +153,9 @@ public final class ImageBuilder {
         let chain = ChainID.chain(diffIDs).last!
         let path = repository.chainCatalogPath(chain)
         if access(path, F_OK) != 0 {
-            var encoder = CatalogCodec.Encoder()
-            applier.forEachCatalogEntry { encoder.add($0) }
-            try repository.writeAtomically(path, encoder.finish(),
-                                           what: "the chain catalog after layer \(layer.name) of \(label)")
+            try repository.writeCatalog(path, what: "the chain catalog after layer \(layer.name) of \(label)") { encoder in
+                applier.forEachCatalogEntry { encoder.add($0) }
+            }
         }
         // A catalog lists this layer's bodies now: they stay even if a later layer fails.
         store.commitCreatedObjects()
@@ -200,17 +199,16 @@ public final class ImageBuilder {
     public func publish(as name: PublishedName, imageID: Digest? = nil) throws -> PublishedImage {
         let id = imageID ?? chainID ?? Digest.empty
         try applier.finish()
-        // The catalog is encoded, counted and summed in one walk of the model, never held as a list.
-        var encoder = CatalogCodec.Encoder()
+        // The catalog is encoded, counted and summed in one walk of the model, never held as a list
+        // (and written to its file as it is encoded).
         var unreadable = RepositoryStats.UnreadableCounter()
         var bytes: Int64 = 0
-        applier.forEachCatalogEntry { [worldReadable, store] e in
-            encoder.add(e)
+        var entries = 0
+        let count = { [worldReadable, store] (e: CatalogEntry) in
+            entries += 1
             unreadable.add(e.path, e.type, UInt32(e.type == .directory ? ObjectStore.directoryMode(e.mode, worldReadable: worldReadable) : store.fileMode(e.mode)))
             if e.type == .regular { bytes += e.size }
         }
-        let entries = Int(encoder.count)
-        unreadableByOthers = unreadable.count
         let imagePath = repository.imagePath(id)
         let (shard, rest) = Repository.shardName(id)
         let images = try repository.makeDirectory(".images")
@@ -218,8 +216,13 @@ public final class ImageBuilder {
         var reused = false
         if try Syscall.lstat(at: images.rawValue, shard + [0x2F] + rest) != nil {
             reused = true
+            applier.forEachCatalogEntry(count)
+            unreadableByOthers = unreadable.count
         } else {
-            try repository.writeAtomically(repository.imageCatalogPath(id), encoder.finish(), what: "the image catalog of \(image)")
+            try repository.writeCatalog(repository.imageCatalogPath(id), what: "the image catalog of \(image)") { encoder in
+                applier.forEachCatalogEntry { encoder.add($0); count($0) }
+            }
+            unreadableByOthers = unreadable.count
             try repository.writeImageRecord(ImageRecord(imageID: id, diffIDs: diffIDs, entries: entries, bytes: bytes, linkMode: linkMode,
                                                         worldReadable: worldReadable), image: image)
             try Syscall.makeDirectory(at: images.rawValue, shard, mode: 0o755)

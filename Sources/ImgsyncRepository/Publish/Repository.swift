@@ -236,12 +236,19 @@ public final class Repository {
     /// file is (e.g. "the image catalog of org/app:1") and its path, and keeps the system call's
     /// error as the cause.
     func writeAtomically(_ path: String, _ bytes: [UInt8], what: String) throws {
+        try writeAtomically(path, what: what) { fd in try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0) } }
+    }
+
+    /// Writes a file through `write` (given a descriptor open for reading and writing on a new
+    /// temporary file beside `path`), syncs it and renames it to `path`: readers see the old file
+    /// or the whole new one.
+    func writeAtomically(_ path: String, what: String, _ write: (Int32) throws -> Void) throws {
         // Unique per call: builds running concurrently in one process may write the same chain catalog.
         let tmp = path + "." + TemporaryName.next(prefix: "tmp-")
         do {
-            let fd = try Syscall.openPath(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            let fd = try Syscall.openPath(tmp, flags: O_RDWR | O_CREAT | O_TRUNC, mode: 0o644)
             do {
-                try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
+                try write(fd)
                 if fsync(fd) != 0 { throw Syscall.failure("fsync", tmp) }
             } catch {
                 Syscall.close(fd)
@@ -257,6 +264,16 @@ public final class Repository {
         } catch let e as ImgsyncError {
             let reason = e.errno.map(Syscall.errorString) ?? e.message
             throw ImgsyncError(.io, "cannot write \(what) (\(path)): \(reason)", errno: e.errno, cause: e)
+        }
+    }
+
+    /// Writes a catalog atomically (as `writeAtomically`), its entries given by `entries` to the
+    /// encoder as they are walked: the catalog is never held in memory, compressed or not.
+    func writeCatalog(_ path: String, what: String, _ entries: (inout CatalogCodec.Encoder) -> Void) throws {
+        try writeAtomically(path, what: what) { fd in
+            var encoder = CatalogCodec.Encoder(file: fd)
+            entries(&encoder)
+            try encoder.finishFile()
         }
     }
 
