@@ -273,7 +273,7 @@ import Glibc
             do {
                 let builder = try ImageBuilder(repository: repository, linkMode: link)
                 try builder.apply(LayerInput(source: BytesSource(layers[b]), name: "L\(b)", expect: LayerExpectations(compression: .none)))
-                try builder.publish(as: try PublishedName("org/concurrent-\(b):1"))
+                _ = try builder.publish(as: try PublishedName("org/concurrent-\(b):1"))
             } catch {
                 errors.withLock { $0.append("builder \(b) (\(link)): \(error)") }
             }
