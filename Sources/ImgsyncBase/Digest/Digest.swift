@@ -85,4 +85,8 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// sha256 of zero bytes.
     public static let empty = SHA256Hasher.hash([UInt8]())
+
+    /// Thirty-two zero bytes: a placeholder where a digest is absent, never the digest of anything
+    /// known.
+    public static let zero = Swift.withUnsafeBytes(of: (UInt64(0), UInt64(0), UInt64(0), UInt64(0))) { Digest(raw: $0) }
 }

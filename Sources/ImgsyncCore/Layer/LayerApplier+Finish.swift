@@ -42,19 +42,15 @@ extension LayerApplier {
     /// Calls `body` with each entry of the catalog in `snapshot()`'s order, one at a time, so a
     /// catalog can be written or summed without holding every entry at once.
     public func forEachCatalogEntry(_ body: (CatalogEntry) throws -> Void) rethrows {
-        var nextGroup: UInt32 = 0
-        var groupsUsed: [Inode] = []
-        defer { for i in groupsUsed { i.group = 0 } }
+        // Link group numbers of the inodes with several names (few: a table, not a field of every inode).
+        var groups: [ObjectIdentifier: UInt64] = [:]
         func visit(_ node: TreeNode, _ path: PathBytes) throws {
             let i = node.inode
             var group: UInt64 = 0
             if i.links > 1 && i.type != .directory {
-                if i.group == 0 {
-                    nextGroup += 1
-                    i.group = nextGroup
-                    groupsUsed.append(i)
-                }
-                group = UInt64(i.group)
+                let next = UInt64(groups.count + 1)
+                group = groups[ObjectIdentifier(i), default: next]
+                if group == next { groups[ObjectIdentifier(i)] = next }
             }
             try body(CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
                                   mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,
