@@ -83,6 +83,40 @@ extension ObjectStore {
         }
     }
 
+    /// Without `lock` held: most new bodies have no object at all, so the file just written is
+    /// linked as the canonical object at once, without a lookup (`placeExisting` just made one
+    /// fail, or skipped it) and without holding the lock across the link, so the writer threads'
+    /// links overlap. False when the name exists (or is known to): the caller adopts the usual way.
+    func adoptAsNewObject(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
+        let (dir, rest) = ObjectStore.split(d)
+        let canonical = ObjectName(canonical: d)
+        lock.lock()
+        let skipped = size <= DedupOdds.smallBody && odds.skipLookups
+        let dfd: Int32
+        do {
+            dfd = try subdir(dir)
+        } catch {
+            lock.unlock()
+            throw error
+        }
+        let unknown = known[canonical] == nil
+        lock.unlock()
+        guard unknown else { return false }
+        let claimed = pending.willCreate(canonical, by: self)
+        let linked = name.withCString { n in rest.withCString { linkat(dirfd, n, dfd, $0, 0) } } == 0
+        let e = errno
+        if !linked && claimed { pending.forget(canonical, by: self) }
+        if !linked && e != EEXIST { throw Syscall.failure("store object", d.description, e) }
+        lock.lock()
+        defer { lock.unlock() }
+        if skipped { odds.note(stored: !linked) }
+        guard linked else { return false }
+        remember(canonical, want)
+        objectsAdded += 1
+        bytesAdded += size
+        return true
+    }
+
     /// With `lock` held: the file just written at `dirfd/name` (its metadata `want`) becomes an
     /// object inode, or a link to an equal inode another writer stored since this file looked.
     func adoptShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws {

@@ -66,6 +66,10 @@ public final class ObjectStore {
         if known.count >= ObjectStore.knownLimit && known[object] == nil { known.removeAll(keepingCapacity: true) }
         known[object] = m
     }
+    /// How often this build finds a small body already stored (hardlink mode), to decide whether
+    /// looking before writing pays.
+    var odds = DedupOdds()
+
     /// Names whose inode reached the hard-link limit (hardlink mode).
     var full: Set<PathBytes> = []
     /// Test seam: a link count at which `link()` to an object inode counts as `EMLINK`, so the
@@ -170,8 +174,14 @@ public final class ObjectStore {
         defer { lock.unlock() }
         switch self.mode {
         case .hardlink:
+            // Bodies of a layer mostly new: writing a small file and linking it into the store
+            // costs less than a failed lookup first (`adoptShared` still finds a stored body and
+            // links the tree name to it instead).
+            if size <= DedupOdds.smallBody && odds.skipLookups { return false }
             let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
-            guard try placeShared(d, size: size, want, dirfd: dirfd, name: name) else { return false }
+            let placed = try placeShared(d, size: size, want, dirfd: dirfd, name: name)
+            if size <= DedupOdds.smallBody { odds.note(stored: placed) }
+            guard placed else { return false }
         case .reflink, .copy:
             guard let (ofd, oname) = try lookupCanonical(d) else { return false }
             pending.noteUse(ObjectName(d, oname), by: self)
@@ -196,14 +206,21 @@ public final class ObjectStore {
     /// Records the body just written to `dirfd/name` (already closed, metadata applied) in the store.
     /// `fd` is an open read fd of that file when the mode needs one (reflink, copy).
     func adopt(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes, fd: Int32) throws {
+        if self.mode == .hardlink {
+            let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
+            if try adoptAsNewObject(d, size: size, want, dirfd: dirfd, name: name) { return }
+            lock.lock()
+            defer { lock.unlock() }
+            try adoptShared(d, size: size, want, dirfd: dirfd, name: name)
+            return
+        }
         lock.lock()
         defer { lock.unlock() }
         let (dir, rest) = ObjectStore.split(d)
         let dfd = try subdir(dir)
         switch self.mode {
         case .hardlink:
-            let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
-            try adoptShared(d, size: size, want, dirfd: dirfd, name: name)
+            preconditionFailure("hardlink mode adopts above")
         case .reflink, .copy, .auto:
             let object = ObjectName(d, rest)
             if try Syscall.lstat(at: dfd, rest) != nil {
@@ -289,5 +306,28 @@ public final class ObjectStore {
         var byte: UInt8 = 1
         guard write(fa, &byte, 1) == 1 else { return false }
         return imgsync_ficlone(fb, fa) == 0
+    }
+}
+
+/// The share of small bodies found already stored among the last `window` a build looked up (or,
+/// while it skips the lookups, stored and then found stored): when fewer than one in `rarely` is,
+/// the store stops looking before a small file is written. A layer of half a million new tiny
+/// files then costs one failed `lstat` less a file; a layer of known bodies turns the lookups back
+/// on within one window.
+struct DedupOdds {
+    static let smallBody: Int64 = 64 << 10
+    static let window = 512
+    static let rarely = 32
+    private var seen = 0
+    private var stored = 0
+    private(set) var skipLookups = false
+
+    mutating func note(stored wasStored: Bool) {
+        seen += 1
+        if wasStored { stored += 1 }
+        if seen == Self.window {
+            skipLookups = stored * Self.rarely < seen
+            (seen, stored) = (0, 0)
+        }
     }
 }
