@@ -74,9 +74,25 @@ public struct AddCommand: AsyncParsableCommand {
             return try listFailure(error, console)
         }
 
+        // One client for the check and, with --sync, the sync: one TLS context, one connection,
+        // one token (a second client cost a new tag about a tenth of its time).
+        do {
+            return try await registryOptions.withClient(environment: environment, label: "imgsync.add") { client in
+                try await checkAndInsert(ref: ref, pattern: pattern, client: client, environment: environment, console: console)
+            }
+        } catch {
+            // A client that cannot be made (a CA file that cannot be used, …).
+            console.err("error: \(reference) cannot be added: \((error as? ImgsyncError)?.message ?? "\(error)")")
+            return 1
+        }
+    }
+
+    /// Asks the registry about the reference, then inserts it into the list (and syncs it).
+    private func checkAndInsert(ref: ImageReference, pattern: TagPattern?, client: RegistryClient, environment: [String: String],
+                                console: CommandConsole) async throws -> Int32 {
         let found: String
         do {
-            found = try await registryOptions.withClient(environment: environment, label: "imgsync.add") { client in
+            found = try await { () async throws -> String in
                 if let pattern {
                     let tags = try await client.listTags(registry: ref.registry, repository: ref.repository)
                     let matched = pattern.filter(tags)
@@ -92,7 +108,7 @@ public struct AddCommand: AsyncParsableCommand {
                 let images = try await client.resolve(ref, for: try PlatformRequest(platform, default: fallback))
                 let each = images.map { "\($0.platform?.description ?? fallback.description): \($0.manifestDigest)" }
                 return "\(images[0].digest) (\(each.joined(separator: ", ")))"
-            }
+            }()
         } catch {
             console.err("error: \(reference) cannot be added: \((error as? ImgsyncError)?.message ?? "\(error)")")
             return 1
@@ -106,7 +122,7 @@ public struct AddCommand: AsyncParsableCommand {
             try document.write(to: images)
             let name = try entry.isPattern ? "one name per matching tag" : entry.reference.publishedName(keepRegistry: keepRegistry).description
             console.out("added \(entry.normalized) at \(images):\(entry.line)\(isNew ? " (a new list)" : "") (publishes as \(name)); \(found)")
-            return sync ? try await syncEntry(line: entry.line, environment: environment, console: console) : 0
+            return sync ? try await syncEntry(line: entry.line, client: client, environment: environment, console: console) : 0
         } catch {
             return try listFailure(error, console)
         }
@@ -128,7 +144,7 @@ public struct AddCommand: AsyncParsableCommand {
     }
 
     /// `--sync`: publishes the entry on `line` of the list (and nothing else) into the root.
-    func syncEntry(line: Int, environment: [String: String], console: CommandConsole) async throws -> Int32 {
+    func syncEntry(line: Int, client: RegistryClient, environment: [String: String], console: CommandConsole) async throws -> Int32 {
         let logger = makeLogger(label: "imgsync.add", level: "warning")
         var options = SyncOptions(root: root ?? environment["IMGSYNC_ROOT"]!)
         options.removeUnlisted = false
@@ -143,7 +159,7 @@ public struct AddCommand: AsyncParsableCommand {
             let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry ? true : nil, migrate: false, root: options.root,
                                                              syncOptions: false)
             options.keepRegistry = keepRegistry
-            let report = try await registryOptions.withClient(logger: logger, environment: environment) { [options] client in
+            let report = try await { [options] () async throws -> SyncReport in
                 let list = try await ImageList.load(images, client: client).only(line: line)
                 let known = (try? Repository.readState(root: options.root))??.platformLists ?? [:]
                 let (targets, issues, failedLines, platformLists) = await SyncTarget.targets(
@@ -153,7 +169,7 @@ public struct AddCommand: AsyncParsableCommand {
                 options.platformLists = platformLists
                 let engine = try SyncEngine(options: options, client: client, logger: logger)
                 return try await engine.run(targets: targets, listIssues: issues, failedLines: failedLines, listEntries: list.entries.count, listName: list.source)
-            }
+            }()
             console.out(report.text().trimmingCharacters(in: .newlines))
             return report.exitCode
         } catch {
