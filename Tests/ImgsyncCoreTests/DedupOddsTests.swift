@@ -43,4 +43,29 @@ import Glibc
         let names = try FileManager.default.contentsOfDirectory(atPath: second.tree + "/old")
         #expect(names.count == 500 && names.allSatisfy { $0.hasPrefix("f") })
     }
+
+    /// Only the file writer may be told "not stored" while lookups are skipped: loading a tree
+    /// from a catalog (and copying a hard-linked file) must find every stored body, or a build
+    /// from a chain catalog would fail with "the object store has no body".
+    @Test func onlyTheWriterSkipsLookups() throws {
+        let s = try LayerSandbox()
+        var one = TarBuilder()
+        one.file("f", "a stored body\n", mode: 0o644)
+        let first = try s.apply([one.build()], name: "org/one:1")
+        let entry = try #require(first.catalog.first { $0.path == Array("f".utf8) })
+        let digest = try #require(entry.sha256)
+        let store = try ObjectStore(repositoryFd: s.repository.rootFd, mode: .hardlink)
+        defer { store.end() }
+        for _ in 0..<DedupOdds.window { store.odds.note(stored: false) }
+        #expect(store.odds.skipLookups)
+        let dir = open(s.base, O_RDONLY | O_DIRECTORY)
+        try #require(dir >= 0)
+        defer { close(dir) }
+        #expect(try !store.placeExisting(digest, size: entry.size, mode: entry.mode, sec: entry.mtime, nsec: entry.mtimeNsec,
+                                         dirfd: dir, name: Array("by-writer".utf8), mayWrite: true))
+        #expect(try store.placeExisting(digest, size: entry.size, mode: entry.mode, sec: entry.mtime, nsec: entry.mtimeNsec,
+                                        dirfd: dir, name: Array("by-loader".utf8)))
+        let linked = try #require(lstatPath(s.base + "/by-loader")), original = try #require(lstatPath(first.tree + "/f"))
+        #expect(linked.st_ino == original.st_ino)
+    }
 }

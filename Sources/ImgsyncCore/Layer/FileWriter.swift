@@ -193,7 +193,8 @@ final class FileWriter: @unchecked Sendable {
         let size = Int64(job.body.count)
         let needsXattrs = store.mode != .hardlink && inode.xattrs.contains { FileOps.isApplicable($0.name) }
         if !needsXattrs,
-           try store.placeExisting(digest, size: size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name) {
+           try store.placeExisting(digest, size: size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name,
+                                  mayWrite: true) {
             return
         }
         let fd = try FileOps.create(job.dirfd, job.name)

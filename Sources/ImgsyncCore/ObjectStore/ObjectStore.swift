@@ -169,7 +169,11 @@ public final class ObjectStore {
 
     /// Places an already-stored body at `dirfd/name` (which must not exist) with the given metadata,
     /// without writing its bytes. Returns false when the store does not hold a usable inode.
-    func placeExisting(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes) throws -> Bool {
+    /// `mayWrite`: the caller writes the body when this returns false (the file writer), so the
+    /// lookup may be skipped while it rarely finds anything (`DedupOdds`); loading a tree from a
+    /// catalog and copying a hard-linked file need the object found whenever it exists.
+    func placeExisting(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes,
+                       mayWrite: Bool = false) throws -> Bool {
         lock.lock()
         defer { lock.unlock() }
         switch self.mode {
@@ -177,10 +181,10 @@ public final class ObjectStore {
             // Bodies of a layer mostly new: writing a small file and linking it into the store
             // costs less than a failed lookup first (`adoptShared` still finds a stored body and
             // links the tree name to it instead).
-            if size <= DedupOdds.smallBody && odds.skipLookups { return false }
+            if mayWrite && size <= DedupOdds.smallBody && odds.skipLookups { return false }
             let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
             let placed = try placeShared(d, size: size, want, dirfd: dirfd, name: name)
-            if size <= DedupOdds.smallBody { odds.note(stored: placed) }
+            if mayWrite && size <= DedupOdds.smallBody { odds.note(stored: placed) }
             guard placed else { return false }
         case .reflink, .copy:
             guard let (ofd, oname) = try lookupCanonical(d) else { return false }
