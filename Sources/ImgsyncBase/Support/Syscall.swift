@@ -75,43 +75,37 @@ package enum Syscall {
     }
 
     package static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer) throws {
-        var off = 0
-        while off < buf.count {
-            let n = write(fd, buf.baseAddress! + off, buf.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure("write", "fd \(fd)")
-            }
-            off += n
-        }
+        try wholeWrite(fd, buf.count) { write(fd, buf.baseAddress! + $0, buf.count - $0) }
     }
 
     /// Writes all of `buf` at `offset` (the file offset does not move).
     package static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, at offset: Int64) throws {
-        var off = 0
-        while off < buf.count {
-            let n = pwrite(fd, buf.baseAddress! + off, buf.count - off, off_t(offset) + off_t(off))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure("write", "fd \(fd)")
-            }
-            off += n
-        }
+        try wholeWrite(fd, buf.count) { pwrite(fd, buf.baseAddress! + $0, buf.count - $0, off_t(offset) + off_t($0)) }
     }
 
     /// Reads up to `buf.count` bytes at `offset` (fewer only at the end of the file; 0 there).
     package static func read(_ fd: Int32, _ buf: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
-        var off = 0
-        while off < buf.count {
-            let n = pread(fd, buf.baseAddress! + off, buf.count - off, off_t(offset) + off_t(off))
+        try whole("read", fd, buf.count) { pread(fd, buf.baseAddress! + $0, buf.count - $0, off_t(offset) + off_t($0)) }
+    }
+
+    private static func wholeWrite(_ fd: Int32, _ count: Int, _ call: (Int) -> Int) throws {
+        if try whole("write", fd, count, call) < count { throw failure("write", "fd \(fd)", EIO) }
+    }
+
+    /// Calls `call(done)` (a read or write of the bytes after the first `done`) until `count`
+    /// bytes are done or a call moves none (the end of a file); retries `EINTR`.
+    private static func whole(_ op: String, _ fd: Int32, _ count: Int, _ call: (Int) -> Int) throws -> Int {
+        var done = 0
+        while done < count {
+            let n = call(done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw failure("read", "fd \(fd)")
+                throw failure(op, "fd \(fd)")
             }
             if n == 0 { break }
-            off += n
+            done += n
         }
-        return off
+        return done
     }
 
     /// Moves the file offset `count` bytes forward (over a hole).

@@ -74,25 +74,21 @@ final class Inode {
 
     var uid: UInt32 {
         get { extras?.uid ?? UInt32(uid16) }
-        set {
-            if let small = UInt16(exactly: newValue) {
-                uid16 = small
-                if extras?.uid != nil { extras!.uid = nil }
-            } else {
-                extra.uid = newValue
-            }
-        }
+        set { setID(newValue, inline: &uid16, wide: \.uid) }
     }
 
     var gid: UInt32 {
         get { extras?.gid ?? UInt32(gid16) }
-        set {
-            if let small = UInt16(exactly: newValue) {
-                gid16 = small
-                if extras?.gid != nil { extras!.gid = nil }
-            } else {
-                extra.gid = newValue
-            }
+        set { setID(newValue, inline: &gid16, wide: \.gid) }
+    }
+
+    /// An id in its 16 inline bits, or in the extras when it is wider.
+    private func setID(_ value: UInt32, inline: inout UInt16, wide: ReferenceWritableKeyPath<Extras, UInt32?>) {
+        if let small = UInt16(exactly: value) {
+            inline = small
+            if let extras, extras[keyPath: wide] != nil { extras[keyPath: wide] = nil }
+        } else {
+            extra[keyPath: wide] = value
         }
     }
 
