@@ -4,7 +4,8 @@ import CImgsyncSys
 import Glibc
 #endif
 
-/// Hashes and writes small regular files (bodies already read into memory) on threads of their own
+/// Hashes and writes small regular files (bodies already read into memory), and links the stored
+/// bodies of a tree loaded from a catalog, on threads of their own
 /// (`threads`, two by default), so that files' SHA-256 and syscalls (create, write, chmod, times,
 /// link into the store) overlap with parsing and applying the entries after them, and with each
 /// other: on ext4 the kernel's share of creating a file is the largest cost of a layer.
@@ -29,6 +30,9 @@ final class FileWriter: @unchecked Sendable {
         let diskMode: mode_t
         /// The tar entry's name, for errors and warnings.
         let entry: PathBytes
+        /// A tree loaded from a catalog: link the stored body (`inode.sha256`) instead of writing
+        /// `body` (empty); a body that is not stored is the job's error.
+        var link = false
     }
 
     static let maxQueuedBytes = 16 << 20
@@ -175,6 +179,13 @@ final class FileWriter: @unchecked Sendable {
     private func write(_ job: Job, hasher: SHA256Hasher, warnings: inout [String]) throws {
         let inode = job.inode
         let sec = inode.mtime, nsec = inode.mtimeNsec
+        if job.link {
+            guard let d = inode.sha256,
+                  try store.placeExisting(d, size: inode.size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name) else {
+                throw ImgsyncError(.corruptObject, "the object store has no body \(inode.sha256?.description ?? "(none)") for \(job.entry.escapedForDisplay); run imgsync verify --repair or pull the image again")
+            }
+            return
+        }
         if job.body.isEmpty {
             let fd = try FileOps.create(job.dirfd, job.name)
             defer { Syscall.close(fd) }

@@ -6,8 +6,21 @@ extension LayerApplier {
     /// Materialises a tree from a catalog and the object store (mkdirs, links and clones only) and
     /// rebuilds the model from it, so further layers apply on top. The tree must be empty.
     func load(_ entries: [CatalogEntry]) throws {
-        var groups: [UInt64: TreeNode] = [:]
         layerIndex += 1
+        do {
+            try loadEntries(entries)
+            try flushWrites()
+        } catch {
+            writer.quiesce()
+            throw error
+        }
+    }
+
+    /// `load`'s work: directories, symlinks and empty files here; the links of stored bodies on
+    /// the writer's threads (two links at a time: a new tag's tree from its base chain is
+    /// thousands of them).
+    private func loadEntries(_ entries: [CatalogEntry]) throws {
+        var groups: [UInt64: TreeNode] = [:]
         for var e in entries {
             // A catalog written before times were clamped may hold one the filesystem cannot.
             (e.mtime, e.mtimeNsec) = times.clamp(sec: e.mtime, nsec: e.mtimeNsec)
@@ -32,6 +45,7 @@ extension LayerApplier {
             }
             if e.linkGroup != 0, let first = groups[e.linkGroup] {
                 if first.isOnDisk {
+                    try flushWrites()  // the first name may still be the writer's job
                     let srcFd = try dirFd(first.parent!)
                     pinnedDir = first.parent
                     defer { pinnedDir = nil }
@@ -61,10 +75,8 @@ extension LayerApplier {
                     try Syscall.chmod(fd: fd, diskMode)
                     try Syscall.setTimes(fd: fd, sec: e.mtime, nsec: e.mtimeNsec)
                 } else {
-                    guard let d = e.sha256,
-                          try store.placeExisting(d, size: e.size, mode: e.mode, sec: e.mtime, nsec: e.mtimeNsec, dirfd: try dirFd(parent), name: name) else {
-                        throw ImgsyncError(.corruptObject, "the object store has no body \(e.sha256?.description ?? "(none)") for \(e.path.escapedForDisplay); run imgsync verify --repair or pull the image again")
-                    }
+                    try writer.submit(FileWriter.Job(dirfd: try dirFd(parent), name: name, body: [], inode: inode,
+                                                     diskMode: diskMode, entry: e.path, link: true))
                 }
             case .symlink:
                 try Syscall.symlink(e.linkTarget, at: try dirFd(parent), name)

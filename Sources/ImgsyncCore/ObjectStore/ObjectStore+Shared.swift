@@ -15,6 +15,13 @@ import CImgsyncSys
 /// ext4 allows 65,000 links per inode; one image with that many names of one body (or thousands of
 /// trees sharing a base file) would otherwise make every later file of that body fail with
 /// `EMLINK`. A full inode is never used again by this store; a new inode is a copy (or clone) of it.
+extension ObjectStore.Metadata {
+    /// An object inode's permission bits and mtime.
+    init(_ st: stat) {
+        self.init(mode: UInt32(st.st_mode) & 0o7777, sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
+    }
+}
+
 extension ObjectStore {
     enum SharedLookup {
         /// An inode with the wanted metadata that can take another link.
@@ -48,7 +55,7 @@ extension ObjectStore {
             } else {
                 // A missing name ends the chain: names are only ever added at its end.
                 guard let st = try Syscall.lstat(at: dfd, name) else { return .absent(free: name, fullSource: fullSource) }
-                meta = Metadata(mode: UInt32(st.st_mode) & 0o7777, sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
+                meta = Metadata(st)
                 remember(ObjectName(d, name), meta)
             }
             // The canonical inode with other metadata, or a variant whose inode was changed
@@ -59,6 +66,48 @@ extension ObjectStore {
                 continue
             }
             return .found(dfd, name)
+        }
+    }
+
+    /// Without `lock` held: links the canonical object of `d` to `dirfd/name` when its metadata
+    /// is `want` (true), or finds that `d` has no object at all (false: names are only added at
+    /// the end of a chain, so no canonical name means none). nil when the chain has to be walked
+    /// (other metadata, a full inode), which `placeShared` does under the lock.
+    func placeCanonical(_ d: Digest, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool? {
+        let (dir, rest) = ObjectStore.split(d)
+        let canonical = ObjectName(canonical: d)
+        lock.lock()
+        let dfd: Int32
+        do {
+            dfd = try subdir(dir)
+        } catch {
+            lock.unlock()
+            throw error
+        }
+        let cached = known[canonical]
+        let isFull = full.contains(rest)
+        lock.unlock()
+        if isFull { return nil }
+        let meta: Metadata
+        if let cached {
+            meta = cached
+        } else {
+            guard let st = try Syscall.lstat(at: dfd, rest) else { return false }
+            meta = Metadata(st)
+            lock.lock()
+            remember(canonical, meta)
+            lock.unlock()
+        }
+        guard meta == want else { return nil }
+        pending.noteUse(canonical, by: self)
+        do {
+            try linkObject(dfd, rest, to: dirfd, name)
+            return true
+        } catch let e as ImgsyncError where e.errno == EMLINK {
+            lock.lock()
+            full.insert(rest)
+            lock.unlock()
+            return nil
         }
     }
 

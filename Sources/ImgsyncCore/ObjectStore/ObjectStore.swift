@@ -181,10 +181,22 @@ public final class ObjectStore {
             // Bodies of a layer mostly new: writing a small file and linking it into the store
             // costs less than a failed lookup first (`adoptShared` still finds a stored body and
             // links the tree name to it instead).
-            if mayWrite && size <= DedupOdds.smallBody && odds.skipLookups { return false }
+            let counted = mayWrite && size <= DedupOdds.smallBody
+            if counted && odds.skipLookups { return false }
             let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
-            let placed = try placeShared(d, size: size, want, dirfd: dirfd, name: name)
-            if mayWrite && size <= DedupOdds.smallBody { odds.note(stored: placed) }
+            // The common cases (no object, or the canonical one with this metadata) without the
+            // lock held across the lstat and the link, so the writer threads' calls overlap.
+            lock.unlock()
+            let quick: Bool?
+            do {
+                quick = try placeCanonical(d, want, dirfd: dirfd, name: name)
+            } catch {
+                lock.lock()
+                throw error
+            }
+            lock.lock()
+            let placed = try quick ?? placeShared(d, size: size, want, dirfd: dirfd, name: name)
+            if counted { odds.note(stored: placed) }
             guard placed else { return false }
         case .reflink, .copy:
             guard let (ofd, oname) = try lookupCanonical(d) else { return false }
