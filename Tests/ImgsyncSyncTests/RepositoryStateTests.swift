@@ -28,6 +28,32 @@ struct RepositoryStateTests {
         #expect(try repo.readState() == state)
     }
 
+    /// The process keeps the last decoded state (a partial sync reads it several times), but any
+    /// change of the file's bytes, by this process or another, is read: never a stale state.
+    @Test func aChangedStateFileIsReadAgain() throws {
+        let root = try tempRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let repo = try Repository(root: root)
+        var state = RepositoryState()
+        state.listEntries = 3
+        try repo.writeState(state)
+        #expect(try repo.readState().listEntries == 3)
+        #expect(try Repository.readState(root: root)?.listEntries == 3)
+        // Another writer, same size, other bytes.
+        let path = root + "/.imgsync/state.json"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let edited = text.replacingOccurrences(of: "\"listEntries\" : 3", with: "\"listEntries\" : 4")
+        #expect(edited != text && edited.utf8.count == text.utf8.count)
+        try edited.write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(try repo.readState().listEntries == 4)
+        state.listEntries = 5
+        try repo.writeState(state)
+        #expect(try Repository.readState(root: root)?.listEntries == 5)
+        try FileManager.default.removeItem(atPath: path)
+        #expect(try repo.readState() == RepositoryState())
+        #expect(try Repository.readState(root: root) == nil)
+    }
+
     @Test func corruptStateIsAnErrorNotAnEmptyState() throws {
         let root = try tempRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
