@@ -76,17 +76,7 @@ extension ObjectStore {
     func placeCanonical(_ d: Digest, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool? {
         let (dir, rest) = ObjectStore.split(d)
         let canonical = ObjectName(canonical: d)
-        lock.lock()
-        let dfd: Int32
-        do {
-            dfd = try subdir(dir)
-        } catch {
-            lock.unlock()
-            throw error
-        }
-        let cached = known[canonical]
-        let isFull = full.contains(rest)
-        lock.unlock()
+        let (dfd, cached, isFull) = try lock.withLock { (try subdir(dir), known[canonical], full.contains(rest)) }
         if isFull { return nil }
         let meta: Metadata
         if let cached {
@@ -139,17 +129,9 @@ extension ObjectStore {
     func adoptAsNewObject(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
         let (dir, rest) = ObjectStore.split(d)
         let canonical = ObjectName(canonical: d)
-        lock.lock()
-        let skipped = size <= DedupOdds.smallBody && odds.skipLookups
-        let dfd: Int32
-        do {
-            dfd = try subdir(dir)
-        } catch {
-            lock.unlock()
-            throw error
+        let (dfd, skipped, unknown) = try lock.withLock {
+            (try subdir(dir), size <= DedupOdds.smallBody && odds.skipLookups, known[canonical] == nil)
         }
-        let unknown = known[canonical] == nil
-        lock.unlock()
         guard unknown else { return false }
         let claimed = pending.willCreate(canonical, by: self)
         let linked = name.withCString { n in rest.withCString { linkat(dirfd, n, dfd, $0, 0) } } == 0
