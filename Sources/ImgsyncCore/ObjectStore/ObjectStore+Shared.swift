@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -215,11 +216,23 @@ extension ObjectStore {
     /// link(2) from an object inode (or, for the applier, any tree inode), or `EMLINK` when the
     /// test seam's limit is reached.
     func linkObject(_ ofd: Int32, _ oname: PathBytes, to dirfd: Int32, _ name: PathBytes) throws {
-        if let limit = linkLimit, let st = try Syscall.lstat(at: ofd, oname), Int(st.st_nlink) >= limit {
-            throw ImgsyncError(.io, "link \(name.escapedForDisplay) to \(oname.escapedForDisplay): \(Syscall.errorString(EMLINK))", errno: EMLINK)
+        guard let limit = linkLimit else {
+            try Syscall.link(from: ofd, oname, to: dirfd, name)
+            return
         }
-        try Syscall.link(from: ofd, oname, to: dirfd, name)
+        // The seam counts links itself: the count and the link are one step, as the kernel's
+        // EMLINK is, or two writer threads linking at once (outside the store's lock) could both
+        // see room for one more link.
+        try ObjectStore.linkSeamLock.withLock {
+            if let st = try Syscall.lstat(at: ofd, oname), Int(st.st_nlink) >= limit {
+                throw ImgsyncError(.io, "link \(name.escapedForDisplay) to \(oname.escapedForDisplay): \(Syscall.errorString(EMLINK))", errno: EMLINK)
+            }
+            try Syscall.link(from: ofd, oname, to: dirfd, name)
+        }
     }
+
+    /// Makes the test seam's check-and-link atomic across every store of the process.
+    private static let linkSeamLock = NSLock()
 
     /// Makes `dirfd/name` a link to the object `ofd/oname` in one rename, so the name never
     /// disappears. False when the object's inode is full (the file stays as it was).
