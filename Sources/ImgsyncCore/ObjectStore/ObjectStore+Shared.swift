@@ -73,8 +73,8 @@ extension ObjectStore {
     /// Without `lock` held: links the canonical object of `d` to `dirfd/name` when its metadata
     /// is `want` (true), or finds that `d` has no object at all (false: names are only added at
     /// the end of a chain, so no canonical name means none). nil when the chain has to be walked
-    /// (other metadata, a full inode), which `placeShared` does under the lock.
-    func placeCanonical(_ d: Digest, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool? {
+    /// (other metadata, a full inode), which `placeInChain` does under the lock.
+    private func placeCanonical(_ d: Digest, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool? {
         let (dir, rest) = ObjectStore.split(d)
         let canonical = ObjectName(canonical: d)
         let (dfd, cached, isFull) = try lock.withLock { (try subdir(dir), known[canonical], full.contains(rest)) }
@@ -102,10 +102,31 @@ extension ObjectStore {
         }
     }
 
+    /// `placeExisting` in hardlink mode (`want`: the shared mode and mtime). The common cases (no
+    /// object, or the canonical one with this metadata) run without the lock held across the
+    /// `lstat` and the link, so the writer threads' calls overlap; the rest walks the chain under
+    /// the lock. While a build's small bodies are nearly all new, a writer's lookup is skipped
+    /// (`mayWrite`, `DedupOdds`): writing the file and linking it into the store costs less than a
+    /// failed lookup first, and `adoptShared` still links it to a stored body it finds then.
+    func placeShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes, mayWrite: Bool) throws -> Bool {
+        let counted = mayWrite && size <= DedupOdds.smallBody
+        if counted && lock.withLock({ odds.skipLookups }) { return false }
+        let quick = try placeCanonical(d, want, dirfd: dirfd, name: name)
+        return try lock.withLock {
+            let placed = try quick ?? placeInChain(d, size: size, want, dirfd: dirfd, name: name)
+            if counted { odds.note(stored: placed) }
+            if placed {
+                bodiesReused += 1
+                bytesReused += size
+            }
+            return placed
+        }
+    }
+
     /// With `lock` held: links a stored inode of `d` with metadata (`mode` already the shared
     /// mode) to `dirfd/name`, continuing a full inode with a copy when needed. False when no inode
     /// of that metadata exists (the caller writes the body and `adopt`s it).
-    func placeShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
+    private func placeInChain(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
         while true {
             switch try lookupShared(d, want) {
             case .found(let ofd, let oname):
@@ -123,11 +144,18 @@ extension ObjectStore {
         }
     }
 
+    /// `adopt` in hardlink mode: the file just written at `dirfd/name` (its metadata `want`)
+    /// becomes an object inode, or a link to an equal inode stored meanwhile.
+    func adoptShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws {
+        if try adoptAsNewObject(d, size: size, want, dirfd: dirfd, name: name) { return }
+        try lock.withLock { try adoptInChain(d, size: size, want, dirfd: dirfd, name: name) }
+    }
+
     /// Without `lock` held: most new bodies have no object at all, so the file just written is
     /// linked as the canonical object at once, without a lookup (`placeExisting` just made one
     /// fail, or skipped it) and without holding the lock across the link, so the writer threads'
     /// links overlap. False when the name exists (or is known to): the caller adopts the usual way.
-    func adoptAsNewObject(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
+    private func adoptAsNewObject(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
         let (dir, rest) = ObjectStore.split(d)
         let canonical = ObjectName(canonical: d)
         let (dfd, skipped, unknown) = try lock.withLock {
@@ -151,7 +179,7 @@ extension ObjectStore {
 
     /// With `lock` held: the file just written at `dirfd/name` (its metadata `want`) becomes an
     /// object inode, or a link to an equal inode another writer stored since this file looked.
-    func adoptShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws {
+    private func adoptInChain(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws {
         let (dir, rest) = ObjectStore.split(d)
         let dfd = try subdir(dir)
         while true {

@@ -81,8 +81,9 @@ public final class ObjectStore {
     let pendingID: UInt32
     /// `end()` was called: the store is no longer open for `pending`.
     var ended = false
-    /// The applier's thread and its writer thread share the store: `placeExisting`, `adopt` and
-    /// `storeEmpty` (and so every cache and counter here) run under this lock.
+    /// The applier's thread and its writer threads share the store: every cache and counter here
+    /// is read and changed under this lock. Reflink and copy mode and `storeEmpty` hold it
+    /// throughout; hardlink mode makes its common system calls without it (ObjectStore+Shared.swift).
     let lock = NSLock()
 
     /// Objects newly named by this store instance.
@@ -174,30 +175,20 @@ public final class ObjectStore {
     /// catalog and copying a hard-linked file need the object found whenever it exists.
     func placeExisting(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes,
                        mayWrite: Bool = false) throws -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
         switch self.mode {
         case .hardlink:
-            // Bodies of a layer mostly new: writing a small file and linking it into the store
-            // costs less than a failed lookup first (`adoptShared` still finds a stored body and
-            // links the tree name to it instead).
-            let counted = mayWrite && size <= DedupOdds.smallBody
-            if counted && odds.skipLookups { return false }
             let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
-            // The common cases (no object, or the canonical one with this metadata) without the
-            // lock held across the lstat and the link, so the writer threads' calls overlap.
-            lock.unlock()
-            let quick: Bool?
-            do {
-                quick = try placeCanonical(d, want, dirfd: dirfd, name: name)
-            } catch {
-                lock.lock()
-                throw error
-            }
-            lock.lock()
-            let placed = try quick ?? placeShared(d, size: size, want, dirfd: dirfd, name: name)
-            if counted { odds.note(stored: placed) }
-            guard placed else { return false }
+            return try placeShared(d, size: size, want, dirfd: dirfd, name: name, mayWrite: mayWrite)
+        case .reflink, .copy:
+            return try lock.withLock { try placeCopy(d, size: size, mode: mode, sec: sec, nsec: nsec, dirfd: dirfd, name: name) }
+        case .auto:
+            return false
+        }
+    }
+
+    /// With `lock` held: `placeExisting` in reflink and copy mode (a clone or copy of the object).
+    private func placeCopy(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes) throws -> Bool {
+        switch self.mode {
         case .reflink, .copy:
             guard let (ofd, oname) = try lookupCanonical(d) else { return false }
             pending.noteUse(ObjectName(d, oname), by: self)
@@ -211,8 +202,8 @@ public final class ObjectStore {
             if r != 0 { throw Syscall.failure("copy object into", name.escapedForDisplay) }
             try Syscall.chmod(fd: dst, ObjectStore.ownMode(mode, worldReadable: worldReadable))
             try Syscall.setTimes(fd: dst, sec: sec, nsec: nsec)
-        case .auto:
-            return false
+        case .hardlink, .auto:
+            preconditionFailure("placeCopy in \(self.mode) mode")
         }
         bodiesReused += 1
         bytesReused += size
@@ -222,63 +213,59 @@ public final class ObjectStore {
     /// Records the body just written to `dirfd/name` (already closed, metadata applied) in the store.
     /// `fd` is an open read fd of that file when the mode needs one (reflink, copy).
     func adopt(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes, fd: Int32) throws {
-        if self.mode == .hardlink {
-            let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
-            if try adoptAsNewObject(d, size: size, want, dirfd: dirfd, name: name) { return }
-            lock.lock()
-            defer { lock.unlock() }
-            try adoptShared(d, size: size, want, dirfd: dirfd, name: name)
-            return
-        }
-        lock.lock()
-        defer { lock.unlock() }
-        let (dir, rest) = ObjectStore.split(d)
-        let dfd = try subdir(dir)
         switch self.mode {
         case .hardlink:
-            preconditionFailure("hardlink mode adopts above")
+            let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
+            try adoptShared(d, size: size, want, dirfd: dirfd, name: name)
         case .reflink, .copy, .auto:
-            let object = ObjectName(d, rest)
-            if try Syscall.lstat(at: dfd, rest) != nil {
-                pending.noteUse(object, by: self)
-                remember(object, Metadata(mode: 0, sec: 0, nsec: 0))
-                // Stored since this file looked (another writer thread): in reflink mode, share the
-                // object's extents after all. (A copy-mode file keeps its own blocks anyway.)
-                if self.mode == .reflink {
-                    let src = rest.withCString { openat(dfd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
-                    if src >= 0 {
-                        defer { Syscall.close(src) }
-                        if imgsync_ficlone(fd, src) == 0 {
-                            try Syscall.setTimes(fd: fd, sec: sec, nsec: nsec)
-                            bodiesReused += 1
-                            bytesReused += size
-                        }
+            try lock.withLock { try adoptCopy(d, size: size, sec: sec, nsec: nsec, fd: fd) }
+        }
+    }
+
+    /// With `lock` held: `adopt` in reflink and copy mode (the object is a clone or copy of `fd`).
+    private func adoptCopy(_ d: Digest, size: Int64, sec: Int64, nsec: UInt32, fd: Int32) throws {
+        let (dir, rest) = ObjectStore.split(d)
+        let dfd = try subdir(dir)
+        let object = ObjectName(d, rest)
+        if try Syscall.lstat(at: dfd, rest) != nil {
+            pending.noteUse(object, by: self)
+            remember(object, Metadata(mode: 0, sec: 0, nsec: 0))
+            // Stored since this file looked (another writer thread): in reflink mode, share the
+            // object's extents after all. (A copy-mode file keeps its own blocks anyway.)
+            if self.mode == .reflink {
+                let src = rest.withCString { openat(dfd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+                if src >= 0 {
+                    defer { Syscall.close(src) }
+                    if imgsync_ficlone(fd, src) == 0 {
+                        try Syscall.setTimes(fd: fd, sec: sec, nsec: nsec)
+                        bodiesReused += 1
+                        bytesReused += size
                     }
                 }
-                return
             }
-            let (tname, out) = try createTemporary(d)
-            var ok = false
-            defer {
-                Syscall.close(out)
-                if !ok { _ = tname.withCString { unlinkat(tmpFd, $0, 0) } }
-            }
-            let r = self.mode == .reflink ? imgsync_ficlone(out, fd) : imgsync_copy_file(out, fd, size)
-            if r != 0 { throw Syscall.failure("copy body into object", d.description) }
-            try Syscall.chmod(fd: out, 0o444)
-            let claimed = pending.willCreate(object, by: self)
-            let rr = tname.withCString { t in rest.withCString { imgsync_rename_noreplace(tmpFd, t, dfd, $0) } }
-            let e = errno
-            if rr != 0 && claimed { pending.forget(object, by: self) }
-            if rr != 0 && e != EEXIST { throw Syscall.failure("name object", d.description, e) }
-            ok = rr == 0
-            if !ok { _ = tname.withCString { unlinkat(tmpFd, $0, 0) }; ok = true }
-            else {
-                objectsAdded += 1
-                bytesAdded += size
-            }
-            remember(object, Metadata(mode: 0, sec: 0, nsec: 0))
+            return
         }
+        let (tname, out) = try createTemporary(d)
+        var ok = false
+        defer {
+            Syscall.close(out)
+            if !ok { _ = tname.withCString { unlinkat(tmpFd, $0, 0) } }
+        }
+        let r = self.mode == .reflink ? imgsync_ficlone(out, fd) : imgsync_copy_file(out, fd, size)
+        if r != 0 { throw Syscall.failure("copy body into object", d.description) }
+        try Syscall.chmod(fd: out, 0o444)
+        let claimed = pending.willCreate(object, by: self)
+        let rr = tname.withCString { t in rest.withCString { imgsync_rename_noreplace(tmpFd, t, dfd, $0) } }
+        let e = errno
+        if rr != 0 && claimed { pending.forget(object, by: self) }
+        if rr != 0 && e != EEXIST { throw Syscall.failure("name object", d.description, e) }
+        ok = rr == 0
+        if !ok { _ = tname.withCString { unlinkat(tmpFd, $0, 0) }; ok = true }
+        else {
+            objectsAdded += 1
+            bytesAdded += size
+        }
+        remember(object, Metadata(mode: 0, sec: 0, nsec: 0))
     }
 
     /// A new empty file in `.objects/tmp`, open for writing (named by `TemporaryName`).
