@@ -81,7 +81,8 @@ public struct AddCommand: AsyncParsableCommand {
                 try await checkAndInsert(ref: ref, pattern: pattern, client: client, environment: environment, console: console)
             }
         } catch {
-            // A client that cannot be made (a CA file that cannot be used, …).
+            // A client that cannot be made (a CA file that cannot be used, …), or a registry that
+            // says the reference could never sync.
             console.err("error: \(reference) cannot be added: \((error as? ImgsyncError)?.message ?? "\(error)")")
             return 1
         }
@@ -90,29 +91,8 @@ public struct AddCommand: AsyncParsableCommand {
     /// Asks the registry about the reference, then inserts it into the list (and syncs it).
     private func checkAndInsert(ref: ImageReference, pattern: TagPattern?, client: RegistryClient, environment: [String: String],
                                 console: CommandConsole) async throws -> Int32 {
-        let found: String
-        do {
-            found = try await { () async throws -> String in
-                if let pattern {
-                    let tags = try await client.listTags(registry: ref.registry, repository: ref.repository)
-                    let matched = pattern.filter(tags)
-                    guard !matched.isEmpty else {
-                        throw ImgsyncError(.notFound, "tag pattern \"\(pattern)\" matches none of the \(tags.count) tags of \(ref.name)")
-                    }
-                    let shown = matched.prefix(10).joined(separator: ", ") + (matched.count > 10 ? ", …" : "")
-                    return "matches \(matched.count) tag\(matched.count == 1 ? "" : "s"): \(shown)"
-                }
-                // Resolved, not just HEADed: a single-platform image for another platform than the
-                // line asks for (or the default) would fail every sync.
-                let fallback = try Platform(parsing: ImgsyncSync.defaultPlatform)
-                let images = try await client.resolve(ref, for: try PlatformRequest(platform, default: fallback))
-                let each = images.map { "\($0.platform?.description ?? fallback.description): \($0.manifestDigest)" }
-                return "\(images[0].digest) (\(each.joined(separator: ", ")))"
-            }()
-        } catch {
-            console.err("error: \(reference) cannot be added: \((error as? ImgsyncError)?.message ?? "\(error)")")
-            return 1
-        }
+        // What the registry refuses fails the command in `execute` ("cannot be added", status 1).
+        let found = try await check(ref: ref, pattern: pattern, client: client)
 
         // Re-read: the file may have changed while the registry answered.
         do {
@@ -126,6 +106,26 @@ public struct AddCommand: AsyncParsableCommand {
         } catch {
             return try listFailure(error, console)
         }
+    }
+
+    /// What the registry says of the reference: the tags a pattern matches, or the resolved image
+    /// per platform. Throws when the line could never sync.
+    private func check(ref: ImageReference, pattern: TagPattern?, client: RegistryClient) async throws -> String {
+        if let pattern {
+            let tags = try await client.listTags(registry: ref.registry, repository: ref.repository)
+            let matched = pattern.filter(tags)
+            guard !matched.isEmpty else {
+                throw ImgsyncError(.notFound, "tag pattern \"\(pattern)\" matches none of the \(tags.count) tags of \(ref.name)")
+            }
+            let shown = matched.prefix(10).joined(separator: ", ") + (matched.count > 10 ? ", …" : "")
+            return "matches \(matched.count) tag\(matched.count == 1 ? "" : "s"): \(shown)"
+        }
+        // Resolved, not just HEADed: a single-platform image for another platform than the
+        // line asks for (or the default) would fail every sync.
+        let fallback = try Platform(parsing: ImgsyncSync.defaultPlatform)
+        let images = try await client.resolve(ref, for: try PlatformRequest(platform, default: fallback))
+        let each = images.map { "\($0.platform?.description ?? fallback.description): \($0.manifestDigest)" }
+        return "\(images[0].digest) (\(each.joined(separator: ", ")))"
     }
 
     /// Reports an error reading or editing the list: 2 when the list cannot be read, 1 when the edit
@@ -159,17 +159,15 @@ public struct AddCommand: AsyncParsableCommand {
             let keepRegistry = try PathSettings.keepRegistry(requested: keepRegistry ? true : nil, migrate: false, root: options.root,
                                                              syncOptions: false)
             options.keepRegistry = keepRegistry
-            let report = try await { [options] () async throws -> SyncReport in
-                let list = try await ImageList.load(images, client: client).only(line: line)
-                let known = (try? Repository.readState(root: options.root))??.platformLists ?? [:]
-                let (targets, issues, failedLines, platformLists) = await SyncTarget.targets(
-                    of: list, keepRegistry: keepRegistry, defaultPlatform: try Platform(parsing: ImgsyncSync.defaultPlatform), client: client,
-                    knownPlatforms: known)
-                var options = options
-                options.platformLists = platformLists
-                let engine = try SyncEngine(options: options, client: client, logger: logger)
-                return try await engine.run(targets: targets, listIssues: issues, failedLines: failedLines, listEntries: list.entries.count, listName: list.source)
-            }()
+            let list = try await ImageList.load(images, client: client).only(line: line)
+            let known = (try? Repository.readState(root: options.root))??.platformLists ?? [:]
+            let (targets, issues, failedLines, platformLists) = await SyncTarget.targets(
+                of: list, keepRegistry: keepRegistry, defaultPlatform: try Platform(parsing: ImgsyncSync.defaultPlatform), client: client,
+                knownPlatforms: known)
+            options.platformLists = platformLists
+            let engine = try SyncEngine(options: options, client: client, logger: logger)
+            let report = try await engine.run(targets: targets, listIssues: issues, failedLines: failedLines, listEntries: list.entries.count,
+                                              listName: list.source)
             console.out(report.text().trimmingCharacters(in: .newlines))
             return report.exitCode
         } catch {
