@@ -80,7 +80,7 @@ extension LayerApplier {
             if target.isEmpty || target == [0x2E] || target == [0x2E, 0x2E] {
                 throw ImgsyncError(.invalidWhiteout, "invalid whiteout name")
             }
-            if let dir = try resolveDirectory(parentComponents, create: false), let victim = dir.children[target] {
+            if let dir = try resolveDirectory(parentComponents, create: false), let victim = dir.child(target) {
                 if victim.stamp != layerIndex {
                     try remove(victim)
                 } else if victim.isDirectory {
@@ -94,17 +94,17 @@ extension LayerApplier {
         switch entry.kind {
         case .directory:
             let parent = try resolveDirectory(parentComponents, create: true)!
-            if let existing = parent.children[last], existing.isDirectory {
+            if let existing = parent.child(last), existing.isDirectory {
                 setAttributes(existing.inode, from: entry)
                 existing.inode.implied = false
                 existing.stamp = layerIndex
                 return
             }
-            if let existing = parent.children[last] { try remove(existing) }
+            if let existing = parent.child(last) { try remove(existing) }
             try Syscall.mkdir(at: try dirFd(parent), last, mode: 0o700)
             let inode = Inode(type: .directory, mode: 0)
             setAttributes(inode, from: entry)
-            add(TreeNode(name: last, parent: parent, inode: inode), to: parent)
+            try add(makeNode(last, parent: parent, inode: inode), to: parent)
         case .regular:
             let parent = try resolveDirectory(parentComponents, create: true)!
             try writeRegular(parent, last, entry, reader)
@@ -116,7 +116,7 @@ extension LayerApplier {
                 throw ImgsyncError(.nameTooLong, "symlink target of \(entry.linkName.count) bytes exceeds PATH_MAX (\(PATH_MAX))")
             }
             let parent = try resolveDirectory(parentComponents, create: true)!
-            if let existing = parent.children[last] { try remove(existing) }
+            if let existing = parent.child(last) { try remove(existing) }
             try Syscall.symlink(entry.linkName, at: try dirFd(parent), last)
             let inode = Inode(type: .symlink, mode: 0o777)
             setAttributes(inode, from: entry)
@@ -126,24 +126,24 @@ extension LayerApplier {
             if !inode.xattrs.isEmpty {
                 warn("\(entry.name.escapedForDisplay): xattrs on a symlink are recorded, not applied")
             }
-            add(TreeNode(name: last, parent: parent, inode: inode), to: parent)
+            try add(makeNode(last, parent: parent, inode: inode), to: parent)
         case .hardlink:
             try makeHardlink(parentComponents, last, entry)
         case .charDevice, .blockDevice, .fifo:
             let parent = try resolveDirectory(parentComponents, create: true)!
-            if let existing = parent.children[last] { try remove(existing) }
+            if let existing = parent.child(last) { try remove(existing) }
             let type: CatalogEntryType = entry.kind == .charDevice ? .charDevice : entry.kind == .blockDevice ? .blockDevice : .fifo
             let inode = Inode(type: type, mode: 0)
             setAttributes(inode, from: entry)
             inode.devMajor = entry.devMajor
             inode.devMinor = entry.devMinor
-            add(TreeNode(name: last, parent: parent, inode: inode), to: parent)
+            try add(makeNode(last, parent: parent, inode: inode), to: parent)
         }
     }
 
     func add(_ node: TreeNode, to parent: TreeNode) {
         node.stamp = layerIndex
-        parent.children[node.name] = node
+        parent.insert(child: node)
     }
 
     func setAttributes(_ inode: Inode, from entry: TarEntry) {
@@ -181,7 +181,7 @@ extension LayerApplier {
                 fromAufs = true
             } else {
                 guard let dir = try resolveDirectory(t[0..<(t.count - 1)], create: false),
-                      let n = dir.children[t[t.count - 1]] else {
+                      let n = dir.child(t[t.count - 1]) else {
                     throw ImgsyncError(.hardlinkTarget, "hardlink target \"\(entry.linkName.escapedForDisplay)\" does not exist (yet)")
                 }
                 targetNode = n
@@ -191,7 +191,7 @@ extension LayerApplier {
             throw ImgsyncError(.hardlinkDir, "hardlink target \"\(entry.linkName.escapedForDisplay)\" is a directory")
         }
         let parent = try resolveDirectory(parentComponents, create: true)!
-        if let existing = parent.children[last] {
+        if let existing = parent.child(last) {
             if existing === targetNode {
                 throw ImgsyncError(.hardlinkTarget, "hardlink \"\(entry.name.escapedForDisplay)\" points to itself")
             }
@@ -213,11 +213,11 @@ extension LayerApplier {
                 // name gets an inode of its own with the same content and metadata (U152). It is no
                 // longer one inode with the target, which tar would have refused outright.
                 let copy = try separateCopy(of: targetNode.inode, from: srcFd, targetNode.name, into: dstFd, last, entry: entry.name)
-                add(TreeNode(name: last, parent: parent, inode: copy), to: parent)
+                try add(makeNode(last, parent: parent, inode: copy), to: parent)
                 return
             }
         }
-        add(TreeNode(name: last, parent: parent, inode: targetNode.inode), to: parent)
+        try add(makeNode(last, parent: parent, inode: targetNode.inode), to: parent)
     }
 
     /// A new inode at `dirfd/name` equal to the file or symlink `srcFd/srcName` (the inode `inode`
@@ -256,10 +256,10 @@ extension LayerApplier {
     /// AUFS hardlink sources live outside the tree, in the auxiliary directory.
     func storeAufsLink(_ components: [PathBytes], _ entry: TarEntry, _ reader: TarReader) throws {
         let key = Array(components.joined(separator: [0x2F]))
-        let holder = TreeNode(name: [], parent: nil, inode: Inode(type: .directory, mode: 0o700))
+        let holder = TreeNode(nameStart: nil, nameCount: 0, parent: nil, inode: Inode(type: .directory, mode: 0o700))
         let fileName = Array("plnk-\(aufsLinks.count)".utf8)
         try writeRegular(holder, fileName, entry, reader, directoryFd: aufsDirFd)
-        guard let node = holder.children[fileName] else { return }
+        guard let node = holder.child(fileName) else { return }
         aufsLinks[key] = node
     }
 }

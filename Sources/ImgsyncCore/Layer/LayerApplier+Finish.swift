@@ -14,7 +14,7 @@ extension LayerApplier {
     }
 
     private func finishDirectory(_ dir: TreeNode) throws {
-        for child in dir.children.values where child.isDirectory { try finishDirectory(child) }
+        for child in dir.children where child.isDirectory { try finishDirectory(child) }
         let fd = try dirFd(dir)
         let inode = dir.inode
         for w in FileOps.setXattrs(fd: fd, inode.xattrs, label: "\(dir.path.escapedForDisplay)/") { warn(w) }
@@ -32,7 +32,7 @@ extension LayerApplier {
         var stack = [root]
         while let node = stack.popLast() {
             count += 1
-            if node.isDirectory { stack.append(contentsOf: node.children.values) }
+            if node.isDirectory { stack.append(contentsOf: node.children) }
         }
         out.reserveCapacity(count)
         forEachCatalogEntry { out.append($0) }
@@ -57,9 +57,11 @@ extension LayerApplier {
                                   linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
                                   xattrs: i.xattrs, implied: i.implied))
             guard node.isDirectory else { return }
-            for key in node.children.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                let child = node.children[key]!
-                try visit(child, path.isEmpty ? key : path + [0x2F] + key)
+            for child in node.children.sorted(by: { $0.namePrecedes($1) }) {
+                var childPath = path
+                if !childPath.isEmpty { childPath.append(0x2F) }
+                childPath.append(contentsOf: child.nameBytes)
+                try visit(child, childPath)
             }
         }
         try visit(root, [])

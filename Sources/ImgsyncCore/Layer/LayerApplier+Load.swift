@@ -34,13 +34,13 @@ extension LayerApplier {
             let parts = e.path.split(separator: 0x2F, omittingEmptySubsequences: false).map { Array($0) }
             var parent = root
             for p in parts.dropLast() {
-                guard let next = parent.children[p], next.isDirectory else {
+                guard let next = parent.child(p), next.isDirectory else {
                     throw ImgsyncError(.catalog, "catalog lists \(e.path.escapedForDisplay) before its parent directory")
                 }
                 parent = next
             }
             let name = parts[parts.count - 1]
-            guard parent.children[name] == nil else {
+            guard parent.child(name) == nil else {
                 throw ImgsyncError(.catalog, "catalog lists \(e.path.escapedForDisplay) twice")
             }
             if e.linkGroup != 0, let first = groups[e.linkGroup] {
@@ -51,7 +51,7 @@ extension LayerApplier {
                     defer { pinnedDir = nil }
                     try Syscall.link(from: srcFd, first.name, to: try dirFd(parent), name)
                 }
-                add(TreeNode(name: name, parent: parent, inode: first.inode), to: parent)
+                try add(makeNode(name, parent: parent, inode: first.inode), to: parent)
                 continue
             }
             let inode = Inode(type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
@@ -84,7 +84,7 @@ extension LayerApplier {
             case .charDevice, .blockDevice, .fifo:
                 break
             }
-            let node = TreeNode(name: name, parent: parent, inode: inode)
+            let node = try makeNode(name, parent: parent, inode: inode)
             add(node, to: parent)
             if e.linkGroup != 0 { groups[e.linkGroup] = node }
         }

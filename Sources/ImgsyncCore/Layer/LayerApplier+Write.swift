@@ -11,7 +11,7 @@ extension LayerApplier {
     func writeRegular(_ parent: TreeNode, _ name: PathBytes, _ entry: TarEntry, _ reader: TarReader, directoryFd: Int32? = nil) throws {
         // The reader never returns a negative size; a capacity below is derived from it.
         guard entry.size >= 0 else { throw ImgsyncError(.tarFormat, "negative file size \(entry.size)") }
-        if let existing = parent.children[name] { try remove(existing) }
+        if let existing = parent.child(name) { try remove(existing) }
         let inode = Inode(type: .regular, mode: 0)
         setAttributes(inode, from: entry)
         inode.size = entry.size
@@ -58,6 +58,6 @@ extension LayerApplier {
                 warn(w)
             }
         }
-        add(TreeNode(name: name, parent: parent, inode: inode), to: parent)
+        try add(makeNode(name, parent: parent, inode: inode), to: parent)
     }
 }

@@ -13,6 +13,8 @@ public final class LayerApplier {
     let store: ObjectStore
     let limits: LayerLimits
     let root: TreeNode
+    /// The bytes of every node's name (`TreeNode`).
+    let names = NameArena()
     var layerIndex: Int32 = -1
     var layerName = ""
     var openDirs: [TreeNode] = []
@@ -41,7 +43,7 @@ public final class LayerApplier {
         self.rootFd = rootFd
         self.store = store
         self.limits = limits
-        root = TreeNode(name: [], parent: nil, inode: Inode(type: .directory, mode: 0o755))
+        root = TreeNode(nameStart: nil, nameCount: 0, parent: nil, inode: Inode(type: .directory, mode: 0o755))
         root.inode.implied = true
         aufsDirFd = auxiliaryFd
         writer = FileWriter(store: store)
@@ -121,7 +123,7 @@ public final class LayerApplier {
                 }
                 continue
             }
-            if let child = cur.children[comp] {
+            if let child = cur.child(comp) {
                 switch child.inode.type {
                 case .directory:
                     cur = child
@@ -173,10 +175,16 @@ public final class LayerApplier {
         try Syscall.mkdir(at: try dirFd(parent), name, mode: 0o700)
         let inode = Inode(type: .directory, mode: 0o755)
         inode.implied = true
-        let node = TreeNode(name: name, parent: parent, inode: inode)
+        let node = try makeNode(name, parent: parent, inode: inode)
         node.stamp = layerIndex
-        parent.children[name] = node
+        parent.insert(child: node)
         return node
+    }
+
+    /// A node named `name` (its bytes copied into the arena), not yet in its parent's children.
+    func makeNode(_ name: PathBytes, parent: TreeNode?, inode: Inode) throws -> TreeNode {
+        try checkComponent(name)
+        return TreeNode(nameStart: names.store(name), nameCount: UInt8(name.count), parent: parent, inode: inode)
     }
 
     func checkComponent(_ name: PathBytes) throws {
@@ -192,20 +200,21 @@ public final class LayerApplier {
         guard let parent = node.parent else { return }
         try flushWrites()
         if node.isDirectory {
-            for child in Array(node.children.values) { try remove(child) }
+            for child in node.children { try remove(child) }
             closeFd(node)
             try Syscall.unlink(at: try dirFd(parent), node.name, directory: true)
         } else if node.isOnDisk {
             try Syscall.unlink(at: try dirFd(parent), node.name)
         }
         node.inode.links -= 1
-        parent.children[node.name] = nil
+        parent.remove(child: node)
+        names.release(node)
     }
 
     /// Removes only what lower layers left below `dir` (opaque whiteouts, D3): nodes written in this
     /// layer stay, and directories written in this layer are searched for lower leftovers.
     func removeLower(in dir: TreeNode) throws {
-        for child in Array(dir.children.values) {
+        for child in dir.children {
             if child.stamp == layerIndex {
                 if child.isDirectory { try removeLower(in: child) }
             } else {
@@ -227,7 +236,7 @@ extension LayerApplier {
             return (try? resolveDirectory(comps[...], create: false)) == nil ? nil : .directory
         }
         guard let dir = try? resolveDirectory(comps.dropLast(), create: false) else { return nil }
-        return dir.children[last]?.inode.type
+        return dir.child(last)?.inode.type
     }
 
     /// The target of the symlink at `path` (earlier components resolved as in `lookupType`), or
@@ -235,7 +244,7 @@ extension LayerApplier {
     func lookupLinkTarget(_ path: PathBytes) -> PathBytes? {
         let comps = path.split(separator: 0x2F, omittingEmptySubsequences: true).map { Array($0) }
         guard let last = comps.last, let dir = try? resolveDirectory(comps.dropLast(), create: false),
-              let node = dir.children[last], node.inode.type == .symlink else { return nil }
+              let node = dir.child(last), node.inode.type == .symlink else { return nil }
         return node.inode.linkTarget
     }
 }
