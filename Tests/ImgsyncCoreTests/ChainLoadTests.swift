@@ -69,4 +69,36 @@ import Glibc
         }
         #expect(!FileManager.default.fileExists(atPath: s.root + "/org/two:1"))
     }
+
+    /// Link groups interleaved with other files: every further name is linked after the writer
+    /// made the first one, and the group stays one inode (the stored body's, for regular files).
+    @Test func linkGroupsStayOneInodeInATreeFromAChainCatalog() throws {
+        let s = try LayerSandbox()
+        var t = TarBuilder()
+        t.dir("g/", mode: 0o755)
+        for i in 0..<200 {
+            t.file("g/a\(i)", "group \(i)\n")
+            t.file("g/x\(i)", "other \(i)\n")
+            t.hardlink("g/b\(i)", target: "g/a\(i)")
+            if i % 50 == 0 { t.hardlink("g/c\(i)", target: "g/a\(i)") }
+        }
+        t.file("g/empty", "")
+        t.hardlink("g/empty2", target: "g/empty")
+        let first = try ImageBuilder(repository: s.repository, linkMode: .hardlink)
+        let diffID = try first.apply(LayerInput(source: BytesSource(t.build()), name: "L1", expect: LayerExpectations(compression: .none))).diffID
+        _ = try first.publish(as: try PublishedName("org/one:1"))
+        let (_, catalog) = try #require(try s.repository.longestKnownChain([diffID]))
+        let builder = try ImageBuilder(repository: s.repository, linkMode: .hardlink)
+        try builder.start(from: catalog, diffIDs: [diffID])
+        #expect(builder.snapshot() == catalog, "the loaded model is the catalog")
+        _ = try builder.publish(as: try PublishedName("org/two:1"))
+        for i in 0..<200 {
+            let a = try #require(lstatPath(s.root + "/org/two:1/g/a\(i)")), b = try #require(lstatPath(s.root + "/org/two:1/g/b\(i)"))
+            let old = try #require(lstatPath(s.root + "/org/one:1/g/a\(i)"))
+            #expect(a.st_ino == b.st_ino && a.st_ino == old.st_ino, "g/a\(i) and g/b\(i)")
+            if i % 50 == 0 { #expect(lstatPath(s.root + "/org/two:1/g/c\(i)")?.st_ino == a.st_ino) }
+        }
+        let e1 = try #require(lstatPath(s.root + "/org/two:1/g/empty")), e2 = try #require(lstatPath(s.root + "/org/two:1/g/empty2"))
+        #expect(e1.st_ino == e2.st_ino && e1.st_size == 0)
+    }
 }

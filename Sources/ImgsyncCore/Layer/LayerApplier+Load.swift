@@ -21,6 +21,9 @@ extension LayerApplier {
     /// thousands of them).
     private func loadEntries(_ entries: [CatalogEntry]) throws {
         var groups: [UInt64: TreeNode] = [:]
+        // The further names of link groups, linked once the writer has made every first name
+        // (one wait for the writer, not one per name).
+        var laterNames: [(node: TreeNode, first: TreeNode)] = []
         for var e in entries {
             // A catalog written before times were clamped may hold one the filesystem cannot.
             (e.mtime, e.mtimeNsec) = times.clamp(sec: e.mtime, nsec: e.mtimeNsec)
@@ -44,14 +47,9 @@ extension LayerApplier {
                 throw ImgsyncError(.catalog, "catalog lists \(e.path.escapedForDisplay) twice")
             }
             if e.linkGroup != 0, let first = groups[e.linkGroup] {
-                if first.isOnDisk {
-                    try flushWrites()  // the first name may still be the writer's job
-                    let srcFd = try dirFd(first.parent!)
-                    pinnedDir = first.parent
-                    defer { pinnedDir = nil }
-                    try Syscall.link(from: srcFd, first.name, to: try dirFd(parent), name)
-                }
-                try add(makeNode(name, parent: parent, inode: first.inode), to: parent)
+                let node = try makeNode(name, parent: parent, inode: first.inode)
+                add(node, to: parent)
+                if first.isOnDisk { laterNames.append((node, first)) }
                 continue
             }
             let inode = Inode(type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
@@ -87,6 +85,14 @@ extension LayerApplier {
             let node = try makeNode(name, parent: parent, inode: inode)
             add(node, to: parent)
             if e.linkGroup != 0 { groups[e.linkGroup] = node }
+        }
+        guard !laterNames.isEmpty else { return }
+        try flushWrites()
+        for (node, first) in laterNames {
+            let srcFd = try dirFd(first.parent!)
+            pinnedDir = first.parent
+            defer { pinnedDir = nil }
+            try Syscall.link(from: srcFd, first.name, to: try dirFd(node.parent!), node.name)
         }
     }
 }
