@@ -253,11 +253,15 @@ extension RegistryClient {
         guard descriptor.size <= Int64(limit) else {
             throw ImgsyncError(.limit, "blob \(image.name)@\(descriptor.digest) is \(descriptor.size) bytes, more than the limit of \(limit)")
         }
+        let key = ContentCache.key(registry: image.registry, repository: image.repository, digest: descriptor.digest)
+        if let hit = contentCache.get(key), hit.bytes.count == descriptor.size { return hit.bytes }
         var out: [UInt8] = []
         out.reserveCapacity(Int(descriptor.size))
         for try await chunk in fetchBlob(image, descriptor: descriptor) {
             out += chunk.readableBytesView
         }
+        // The stream verified the size and digest: kept for another tag of the same image.
+        contentCache.put(key, ContentCache.Entry(bytes: out, contentType: nil))
         return out
     }
 

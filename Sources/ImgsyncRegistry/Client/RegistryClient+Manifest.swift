@@ -25,6 +25,11 @@ extension RegistryClient {
     /// GETs a manifest by tag or digest with the full Accept list (R14), at most 4 MiB (R51), verifies
     /// its digest (R25–R27) and decodes it (R15–R19).
     public func fetchManifest(_ reference: ImageReference) async throws -> FetchedManifest {
+        if let wanted = reference.digest,
+           let hit = contentCache.get(ContentCache.key(registry: reference.registry, repository: reference.repository, digest: wanted)) {
+            let document = try ManifestDocument.decode(hit.bytes, contentType: hit.contentType, source: "\(reference.name)@\(wanted)")
+            return FetchedManifest(reference: reference, digest: wanted, contentType: hit.contentType, bytes: hit.bytes, document: document)
+        }
         let request = manifestRequest(reference, method: .GET)
         let response = try await perform(request)
         defer { response.release() }
@@ -33,6 +38,10 @@ extension RegistryClient {
         let contentType = response.headers.first(name: "Content-Type")
         let digest = try verifyManifest(bytes, reference: reference, header: response.headers.first(name: "Docker-Content-Digest"), label: request.label)
         let document = try ManifestDocument.decode(bytes, contentType: contentType, source: request.label)
+        // Kept by the digest the bytes have: a later fetch by that digest (another tag's index
+        // entry, the same image resolved again) is answered from here.
+        contentCache.put(ContentCache.key(registry: reference.registry, repository: reference.repository, digest: digest),
+                         ContentCache.Entry(bytes: bytes, contentType: contentType))
         return FetchedManifest(reference: reference, digest: digest, contentType: contentType, bytes: bytes, document: document)
     }
 

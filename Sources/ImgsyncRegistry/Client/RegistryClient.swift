@@ -18,6 +18,8 @@ public final class RegistryClient: Sendable {
     let sessions: SessionTable
     let warnings: WarningLog
     let trafficLog = TrafficLog()
+    /// Verified manifests (by digest) and configs already fetched in this run.
+    let contentCache = ContentCache()
     /// Per-registry concurrency and request budget (`RegistryLimits`).
     let gates: GateTable
 

@@ -183,6 +183,7 @@ extension RegistryClient {
     /// again and stopped registries are asked again. Traffic figures are not reset.
     public func beginRun() {
         for gate in gates.all.values { gate.reset() }
+        contentCache.removeAll()
     }
 
     /// The most requests that were in flight at once to `registry` since this client was made.

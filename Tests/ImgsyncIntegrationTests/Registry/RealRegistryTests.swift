@@ -20,6 +20,35 @@ import Testing
         }
     }
 
+    /// Issue 9 (politeness): within one client (one run), what was fetched by digest is not
+    /// fetched again. Resolving a tag a second time asks for the tag's manifest only; the index's
+    /// chosen manifest and the config come from what the first resolve verified.
+    @Test func aSecondResolveOfATagAsksForTheTagOnly() async throws {
+        try await withPushedRegistry { env, reg, images in
+            try await env.withClient { (client: RegistryClient) async throws in
+                let ref = try ImageReference(parsing: "\(reg.name)/lib/multi:1")
+                func gets() -> (manifests: Int, blobs: Int) {
+                    let t = client.traffic[reg.name]
+                    return (t?.count("GET manifest") ?? 0, t?.count("GET blob") ?? 0)
+                }
+                let first = try await client.resolve(ref)
+                let afterFirst = gets()
+                #expect(afterFirst == (2, 1), "index, the amd64 manifest, its config: \(afterFirst)")
+                let second = try await client.resolve(ref)
+                #expect(second.manifestDigest == first.manifestDigest && second.configBytes == first.configBytes)
+                #expect(gets() == (3, 1), "only the tag again: \(gets())")
+                // Another platform of the same index is a manifest and a config not seen yet.
+                let arm = try await client.resolve(ref, platform: Platform(os: "linux", architecture: "arm64", variant: "v8"))
+                #expect(arm.manifestDigest != first.manifestDigest)
+                #expect(gets() == (5, 2), "\(gets())")
+                // By digest, in the same repository: nothing asked at all.
+                let pinned = try await client.resolve(ImageReference(parsing: "\(reg.name)/lib/multi@\(first.manifestDigest)"))
+                #expect(pinned.configBytes == first.configBytes)
+                #expect(gets() == (5, 2), "\(gets())")
+            }
+        }
+    }
+
     @Test func resolvesOCIAndDockerImages() async throws {
         try await withPushedRegistry { env, reg, images in
             try await env.withClient { (client: RegistryClient) async throws in
