@@ -187,4 +187,19 @@ import Glibc
         var l2 = TarBuilder(); l2.hardlink("a", target: "a")
         s2.expectFailure(.hardlinkTarget, [l1.build(), l2.build()])
     }
+
+    /// A hardlink whose name is a directory holding its target: replacing the directory would
+    /// remove the target first, so the entry is refused with the target named (in the same layer
+    /// and over a lower one), and nothing outside the root changes.
+    @Test func aHardlinkReplacingTheDirectoryOfItsTargetIsRefused() throws {
+        let s = try LayerSandbox()
+        var t = TarBuilder(); t.dir("a/"); t.dir("a/b/"); t.file("a/b/f", "body"); t.hardlink("a", target: "a/b/f")
+        s.expectFailure(.hardlinkTarget, [t.build()])
+        s.checkSentinel()
+        let s2 = try LayerSandbox()
+        var l1 = TarBuilder(); l1.dir("a/"); l1.file("a/f", "body")
+        var l2 = TarBuilder(); l2.hardlink("a", target: "a/f")
+        s2.expectFailure(.hardlinkTarget, [l1.build(), l2.build()])
+        s2.checkSentinel()
+    }
 }

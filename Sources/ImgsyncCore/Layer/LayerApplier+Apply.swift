@@ -102,7 +102,7 @@ extension LayerApplier {
             }
             if let existing = parent.child(last) { try remove(existing) }
             try Syscall.mkdir(at: try dirFd(parent), last, mode: 0o700)
-            let inode = Inode(type: .directory, mode: 0)
+            let inode = model.makeInode(type: .directory, mode: 0)
             setAttributes(inode, from: entry)
             try add(makeNode(last, parent: parent, inode: inode), to: parent)
         case .regular:
@@ -118,7 +118,7 @@ extension LayerApplier {
             let parent = try resolveDirectory(parentComponents, create: true)!
             if let existing = parent.child(last) { try remove(existing) }
             try Syscall.symlink(entry.linkName, at: try dirFd(parent), last)
-            let inode = Inode(type: .symlink, mode: 0o777)
+            let inode = model.makeInode(type: .symlink, mode: 0o777)
             setAttributes(inode, from: entry)
             inode.mode = entry.mode
             inode.linkTarget = entry.linkName
@@ -133,7 +133,7 @@ extension LayerApplier {
             let parent = try resolveDirectory(parentComponents, create: true)!
             if let existing = parent.child(last) { try remove(existing) }
             let type: CatalogEntryType = entry.kind == .charDevice ? .charDevice : entry.kind == .blockDevice ? .blockDevice : .fifo
-            let inode = Inode(type: type, mode: 0)
+            let inode = model.makeInode(type: type, mode: 0)
             setAttributes(inode, from: entry)
             inode.devMajor = entry.devMajor
             inode.devMinor = entry.devMinor
@@ -192,8 +192,12 @@ extension LayerApplier {
         }
         let parent = try resolveDirectory(parentComponents, create: true)!
         if let existing = parent.child(last) {
-            if existing === targetNode {
+            if existing == targetNode {
                 throw ImgsyncError(.hardlinkTarget, "hardlink \"\(entry.name.escapedForDisplay)\" points to itself")
+            }
+            if !fromAufs && existing.isDirectory && targetNode.isBelow(existing) {
+                // Replacing the directory would remove the target with it.
+                throw ImgsyncError(.hardlinkTarget, "hardlink \"\(entry.name.escapedForDisplay)\" would replace the directory that holds its target \"\(entry.linkName.escapedForDisplay)\"")
             }
             try remove(existing)
         }
@@ -256,7 +260,7 @@ extension LayerApplier {
     /// AUFS hardlink sources live outside the tree, in the auxiliary directory.
     func storeAufsLink(_ components: [PathBytes], _ entry: TarEntry, _ reader: TarReader) throws {
         let key = Array(components.joined(separator: [0x2F]))
-        let holder = TreeNode(nameStart: nil, nameCount: 0, parent: nil, inode: Inode(type: .directory, mode: 0o700))
+        let holder = model.makeNode([], parent: nil, inode: model.makeInode(type: .directory, mode: 0o700))
         let fileName = Array("plnk-\(aufsLinks.count)".utf8)
         try writeRegular(holder, fileName, entry, reader, directoryFd: aufsDirFd)
         guard let node = holder.child(fileName) else { return }

@@ -43,14 +43,14 @@ extension LayerApplier {
     /// catalog can be written or summed without holding every entry at once.
     public func forEachCatalogEntry(_ body: (CatalogEntry) throws -> Void) rethrows {
         // Link group numbers of the inodes with several names (few: a table, not a field of every inode).
-        var groups: [ObjectIdentifier: UInt64] = [:]
+        var groups: [UInt32: UInt64] = [:]
         func visit(_ node: TreeNode, _ path: PathBytes) throws {
             let i = node.inode
             var group: UInt64 = 0
             if i.links > 1 && i.type != .directory {
                 let next = UInt64(groups.count + 1)
-                group = groups[ObjectIdentifier(i), default: next]
-                if group == next { groups[ObjectIdentifier(i)] = next }
+                group = groups[i.index, default: next]
+                if group == next { groups[i.index] = next }
             }
             try body(CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
                                   mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,

@@ -28,7 +28,7 @@ extension LayerApplier {
             // A catalog written before times were clamped may hold one the filesystem cannot.
             (e.mtime, e.mtimeNsec) = times.clamp(sec: e.mtime, nsec: e.mtimeNsec)
             if e.path.isEmpty {
-                root.inode = Inode(type: .directory, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
+                root.inode = model.makeInode(type: .directory, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
                 root.inode.links = 1
                 root.inode.implied = e.implied
                 root.inode.xattrs = e.xattrs
@@ -52,7 +52,7 @@ extension LayerApplier {
                 if first.isOnDisk { laterNames.append((node, first)) }
                 continue
             }
-            let inode = Inode(type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
+            let inode = model.makeInode(type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec)
             inode.size = e.size
             inode.sha256 = e.sha256
             inode.linkTarget = e.linkTarget

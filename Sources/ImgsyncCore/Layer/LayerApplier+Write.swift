@@ -12,7 +12,7 @@ extension LayerApplier {
         // The reader never returns a negative size; a capacity below is derived from it.
         guard entry.size >= 0 else { throw ImgsyncError(.tarFormat, "negative file size \(entry.size)") }
         if let existing = parent.child(name) { try remove(existing) }
-        let inode = Inode(type: .regular, mode: 0)
+        let inode = model.makeInode(type: .regular, mode: 0)
         setAttributes(inode, from: entry)
         inode.size = entry.size
         let diskMode = store.fileMode(inode.mode)

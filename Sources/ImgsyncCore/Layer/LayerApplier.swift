@@ -12,9 +12,9 @@ public final class LayerApplier {
     let rootFd: Int32
     let store: ObjectStore
     let limits: LayerLimits
+    /// The records of every node, inode and name of the tree (`TreeNode.swift`).
+    let model = TreeModel()
     let root: TreeNode
-    /// The bytes of every node's name (`TreeNode`).
-    let names = NameArena()
     var layerIndex: Int32 = -1
     var layerName = ""
     var openDirs: [TreeNode] = []
@@ -43,7 +43,7 @@ public final class LayerApplier {
         self.rootFd = rootFd
         self.store = store
         self.limits = limits
-        root = TreeNode(nameStart: nil, nameCount: 0, parent: nil, inode: Inode(type: .directory, mode: 0o755))
+        root = model.makeNode([], parent: nil, inode: model.makeInode(type: .directory, mode: 0o755))
         root.inode.implied = true
         aufsDirFd = auxiliaryFd
         writer = FileWriter(store: store)
@@ -77,7 +77,7 @@ public final class LayerApplier {
             try flushWrites()
             var kept: [TreeNode] = []
             for (i, n) in openDirs.enumerated() {
-                if i < LayerApplier.maxOpenDirs / 2 && n !== node && n !== pinnedDir {
+                if i < LayerApplier.maxOpenDirs / 2 && n != node && n != pinnedDir {
                     if n.fd >= 0 { Syscall.close(n.fd); n.fd = -1 }
                 } else if n.fd >= 0 {
                     kept.append(n)
@@ -173,7 +173,7 @@ public final class LayerApplier {
     func makeImpliedDirectory(in parent: TreeNode, _ name: PathBytes) throws -> TreeNode {
         try checkComponent(name)
         try Syscall.mkdir(at: try dirFd(parent), name, mode: 0o700)
-        let inode = Inode(type: .directory, mode: 0o755)
+        let inode = model.makeInode(type: .directory, mode: 0o755)
         inode.implied = true
         let node = try makeNode(name, parent: parent, inode: inode)
         node.stamp = layerIndex
@@ -184,7 +184,7 @@ public final class LayerApplier {
     /// A node named `name` (its bytes copied into the arena), not yet in its parent's children.
     func makeNode(_ name: PathBytes, parent: TreeNode?, inode: Inode) throws -> TreeNode {
         try checkComponent(name)
-        return TreeNode(nameStart: names.store(name), nameCount: UInt8(name.count), parent: parent, inode: inode)
+        return model.makeNode(name, parent: parent, inode: inode)
     }
 
     func checkComponent(_ name: PathBytes) throws {
@@ -208,7 +208,8 @@ public final class LayerApplier {
         }
         node.inode.links -= 1
         parent.remove(child: node)
-        names.release(node)
+        if node.isDirectory, let i = openDirs.firstIndex(of: node) { openDirs.remove(at: i) }
+        model.release(node)
     }
 
     /// Removes only what lower layers left below `dir` (opaque whiteouts, D3): nodes written in this

@@ -2,32 +2,183 @@
 import Glibc
 #endif
 
+// The in-memory model of the tree being built, in fixed-size records (docs/architecture.md,
+// "Memory per entry"): a node record (24 bytes) per path, an inode record (72 bytes) per inode,
+// names in a byte arena, a directory's children in a table of 32-bit node numbers. `TreeNode` and
+// `Inode` are handles (a record number and the model) with the accessors the applier uses.
+
+/// Storage of one record type in chunks that never move, so a record's address stays valid while
+/// the model grows: the file writer's threads fill in an inode's digest through it while the applier
+/// adds records. Records that leave the model go to a free list and are reused.
+final class RecordStore<Record> {
+    private static var chunkShift: Int { 14 }
+    private static var chunkSize: Int { 1 << chunkShift }
+    /// Room for 2^28 records; the directory of chunk pointers is made once and never grows, so a
+    /// writer thread may read it while the applier adds a chunk.
+    private static var maxChunks: Int { 1 << 14 }
+    private let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Record>?>
+    private(set) var count: UInt32 = 0
+    private var free: [UInt32] = []
+
+    init() {
+        chunks = .allocate(capacity: Self.maxChunks)
+        chunks.initialize(repeating: nil, count: Self.maxChunks)
+    }
+
+    deinit {
+        var left = Int(count)
+        var i = 0
+        while left > 0, let c = chunks[i] {
+            let n = min(left, Self.chunkSize)
+            c.deinitialize(count: n)
+            c.deallocate()
+            left -= n
+            i += 1
+        }
+        chunks.deallocate()
+    }
+
+    @inline(__always)
+    subscript(_ index: UInt32) -> UnsafeMutablePointer<Record> {
+        chunks[Int(index) >> Self.chunkShift].unsafelyUnwrapped + (Int(index) & (Self.chunkSize - 1))
+    }
+
+    /// A record holding `value`: a freed one, or a new one at the end.
+    func add(_ value: Record) -> UInt32 {
+        if let i = free.popLast() {
+            self[i].pointee = value
+            return i
+        }
+        let i = count
+        let chunk = Int(i) >> Self.chunkShift
+        precondition(chunk < Self.maxChunks, "the tree model is full (2^28 records)")
+        if Int(i) & (Self.chunkSize - 1) == 0 {
+            chunks[chunk] = .allocate(capacity: Self.chunkSize)
+        }
+        (chunks[chunk].unsafelyUnwrapped + (Int(i) & (Self.chunkSize - 1))).initialize(to: value)
+        count += 1
+        return i
+    }
+
+    /// Gives a record back (its value is overwritten when it is reused).
+    func release(_ index: UInt32) { free.append(index) }
+}
+
+/// The model's storage: every node, inode, name and children table of one tree.
+final class TreeModel {
+    struct NodeRecord {
+        var parent: UInt32
+        var inode: UInt32
+        /// Position of the name in `names`.
+        var name: UInt32
+        /// 1 + the index of the directory's `ChildTable` in `tables`, or 0.
+        var table: UInt32
+        var stamp: Int32
+        var nameCount: UInt8
+    }
+
+    struct InodeRecord {
+        var mtime: Int64
+        var size: Int64 = 0
+        var digest = Digest.zero
+        var extras: Inode.Extras?
+        var mtimeNsec: UInt32
+        /// How many tree nodes reference this inode.
+        var links: Int32 = 0
+        /// The permission bits (low 12) and the type's raw value (high 4).
+        var modeAndType: UInt16
+        var uid16: UInt16 = 0
+        var gid16: UInt16 = 0
+        var implied = false
+        var hasDigest = false
+    }
+
+    static let noParent = UInt32.max
+    let nodes = RecordStore<NodeRecord>()
+    let inodes = RecordStore<InodeRecord>()
+    let names = NameArena()
+    private var tables: [ChildTable?] = []
+    private var freeTables: [UInt32] = []
+
+    func makeInode(type: CatalogEntryType, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, mtimeNsec: UInt32 = 0) -> Inode {
+        let i = inodes.add(InodeRecord(mtime: mtime, mtimeNsec: mtimeNsec, modeAndType: UInt16(type.rawValue) << 12))
+        let inode = Inode(index: i, model: self)
+        inode.mode = mode
+        inode.uid = uid
+        inode.gid = gid
+        return inode
+    }
+
+    /// A node named `name` (at most 255 bytes), not yet among its parent's children.
+    func makeNode(_ name: PathBytes, parent: TreeNode?, inode: Inode) -> TreeNode {
+        let (position, count) = names.store(name)
+        let i = nodes.add(NodeRecord(parent: parent?.index ?? Self.noParent, inode: inode.index, name: position, table: 0,
+                                     stamp: -1, nameCount: count))
+        inode.links += 1
+        return TreeNode(index: i, model: self)
+    }
+
+    /// Gives back what a node that left the tree holds: its record, name and children table, and
+    /// its inode's record when no node references that inode any more.
+    func release(_ node: TreeNode) {
+        let r = nodes[node.index]
+        names.release(r.pointee.name, count: r.pointee.nameCount)
+        r.pointee.nameCount = 0
+        if r.pointee.table != 0 {
+            let t = r.pointee.table - 1
+            tables[Int(t)] = nil
+            freeTables.append(t)
+            r.pointee.table = 0
+        }
+        let inode = node.inode
+        if inode.links <= 0 {
+            inodes[inode.index].pointee.extras = nil
+            inodes.release(inode.index)
+        }
+        nodes.release(node.index)
+    }
+
+    func table(_ node: TreeNode) -> ChildTable? {
+        let t = nodes[node.index].pointee.table
+        return t == 0 ? nil : tables[Int(t - 1)]
+    }
+
+    func makeTable(_ node: TreeNode) -> ChildTable {
+        if let t = table(node) { return t }
+        let t = ChildTable()
+        let slot: UInt32
+        if let reused = freeTables.popLast() {
+            slot = reused
+            tables[Int(slot)] = t
+        } else {
+            slot = UInt32(tables.count)
+            tables.append(t)
+        }
+        nodes[node.index].pointee.table = slot + 1
+        return t
+    }
+
+    func nameBytes(_ index: UInt32) -> UnsafeRawBufferPointer {
+        let r = nodes[index]
+        return names.bytes(r.pointee.name, count: r.pointee.nameCount)
+    }
+}
+
 /// Metadata of one inode in the tree being built. Several `TreeNode`s share an `Inode` when the
 /// layers hard-link them; the header metadata of a hardlink entry is ignored (D6).
 ///
-/// 72 bytes of fields (88 with the object header, a 96-byte heap block; it was a 128-byte block):
-/// a layer of half a million files holds half a million inodes. What most inodes do not need
-/// (a symlink's target, device numbers, xattrs, ids above 65,535, mode bits above 0o7777) lives in
-/// `Extras`, made when first set. Fields the file writer's threads write (`sha256`, through the
-/// digest and `hasDigest`) have bytes of their own, so they never share a word the applier
-/// writes while a job owns the inode.
-final class Inode {
-    var mtime: Int64
-    var size: Int64 = 0
-    private var digest = Digest.zero
-    /// The permission bits (low 12) and the type's raw value (high 4).
-    private var modeAndType: UInt16
-    var implied = false
-    private var hasDigest = false
-    private var uid16: UInt16 = 0
-    private var gid16: UInt16 = 0
-    var mtimeNsec: UInt32
-    /// How many tree nodes reference this inode.
-    var links: Int32 = 0
-    private var extras: Extras?
+/// A handle on a 72-byte record. What most inodes do not need (a symlink's target, device
+/// numbers, xattrs, ids above 65,535, mode bits above 0o7777) lives in `Extras`, made when first
+/// set. Fields the file writer's threads write (`sha256`, through the digest and `hasDigest`) have
+/// bytes of their own, so they never share a word the applier writes while a job owns the inode.
+struct Inode: Equatable {
+    let index: UInt32
+    unowned(unsafe) let model: TreeModel
+
+    static func == (a: Inode, b: Inode) -> Bool { a.index == b.index && a.model === b.model }
 
     /// What few inodes have.
-    private final class Extras {
+    final class Extras {
         var linkTarget: PathBytes = []
         var xattrs: [Xattr] = []
         var devMajor: UInt32 = 0
@@ -44,32 +195,61 @@ final class Inode {
         }
     }
 
+    @inline(__always) private var r: UnsafeMutablePointer<TreeModel.InodeRecord> { model.inodes[index] }
+
+    private var extras: Extras? { r.pointee.extras }
+
     private var extra: Extras {
-        if let extras { return extras }
+        if let e = r.pointee.extras { return e }
         let e = Extras()
-        extras = e
+        r.pointee.extras = e
         return e
     }
 
+    var mtime: Int64 {
+        get { r.pointee.mtime }
+        nonmutating set { r.pointee.mtime = newValue }
+    }
+
+    var mtimeNsec: UInt32 {
+        get { r.pointee.mtimeNsec }
+        nonmutating set { r.pointee.mtimeNsec = newValue }
+    }
+
+    var size: Int64 {
+        get { r.pointee.size }
+        nonmutating set { r.pointee.size = newValue }
+    }
+
+    var links: Int32 {
+        get { r.pointee.links }
+        nonmutating set { r.pointee.links = newValue }
+    }
+
+    var implied: Bool {
+        get { r.pointee.implied }
+        nonmutating set { r.pointee.implied = newValue }
+    }
+
     var sha256: Digest? {
-        get { hasDigest ? digest : nil }
-        set {
-            digest = newValue ?? .zero
-            hasDigest = newValue != nil
+        get { r.pointee.hasDigest ? r.pointee.digest : nil }
+        nonmutating set {
+            r.pointee.digest = newValue ?? .zero
+            r.pointee.hasDigest = newValue != nil
         }
     }
 
     var type: CatalogEntryType {
-        get { CatalogEntryType(rawValue: UInt8(modeAndType >> 12))! }
-        set { modeAndType = modeAndType & 0x0FFF | UInt16(newValue.rawValue) << 12 }
+        get { CatalogEntryType(rawValue: UInt8(r.pointee.modeAndType >> 12))! }
+        nonmutating set { r.pointee.modeAndType = r.pointee.modeAndType & 0x0FFF | UInt16(newValue.rawValue) << 12 }
     }
 
     var mode: UInt32 {
-        get { extras?.mode ?? UInt32(modeAndType & 0x0FFF) }
-        set {
+        get { extras?.mode ?? UInt32(r.pointee.modeAndType & 0x0FFF) }
+        nonmutating set {
             if newValue <= 0o7777 {
-                modeAndType = modeAndType & 0xF000 | UInt16(newValue)
-                if extras?.mode != nil { extras!.mode = nil }
+                r.pointee.modeAndType = r.pointee.modeAndType & 0xF000 | UInt16(newValue)
+                if let extras, extras.mode != nil { extras.mode = nil }
             } else {
                 extra.mode = newValue
             }
@@ -77,91 +257,85 @@ final class Inode {
     }
 
     var uid: UInt32 {
-        get { extras?.uid ?? UInt32(uid16) }
-        set { setID(newValue, inline: &uid16, wide: \.uid) }
+        get { extras?.uid ?? UInt32(r.pointee.uid16) }
+        nonmutating set {
+            if let small = UInt16(exactly: newValue) {
+                r.pointee.uid16 = small
+                if let extras, extras.uid != nil { extras.uid = nil }
+            } else {
+                extra.uid = newValue
+            }
+        }
     }
 
     var gid: UInt32 {
-        get { extras?.gid ?? UInt32(gid16) }
-        set { setID(newValue, inline: &gid16, wide: \.gid) }
-    }
-
-    /// An id in its 16 inline bits, or in the extras when it is wider.
-    private func setID(_ value: UInt32, inline: inout UInt16, wide: ReferenceWritableKeyPath<Extras, UInt32?>) {
-        if let small = UInt16(exactly: value) {
-            inline = small
-            if let extras, extras[keyPath: wide] != nil { extras[keyPath: wide] = nil }
-        } else {
-            extra[keyPath: wide] = value
+        get { extras?.gid ?? UInt32(r.pointee.gid16) }
+        nonmutating set {
+            if let small = UInt16(exactly: newValue) {
+                r.pointee.gid16 = small
+                if let extras, extras.gid != nil { extras.gid = nil }
+            } else {
+                extra.gid = newValue
+            }
         }
     }
 
     var linkTarget: PathBytes {
         get { extras?.linkTarget ?? [] }
-        set { if !newValue.isEmpty || extras != nil { extra.linkTarget = newValue } }
+        nonmutating set { if !newValue.isEmpty || extras != nil { extra.linkTarget = newValue } }
     }
 
     var xattrs: [Xattr] {
         get { extras?.xattrs ?? [] }
-        set { if !newValue.isEmpty || extras != nil { extra.xattrs = newValue } }
+        nonmutating set { if !newValue.isEmpty || extras != nil { extra.xattrs = newValue } }
     }
 
     var devMajor: UInt32 {
         get { extras?.devMajor ?? 0 }
-        set { if newValue != 0 || extras != nil { extra.devMajor = newValue } }
+        nonmutating set { if newValue != 0 || extras != nil { extra.devMajor = newValue } }
     }
 
     var devMinor: UInt32 {
         get { extras?.devMinor ?? 0 }
-        set { if newValue != 0 || extras != nil { extra.devMinor = newValue } }
+        nonmutating set { if newValue != 0 || extras != nil { extra.devMinor = newValue } }
     }
 
     /// A new inode with the same metadata and content description, referenced by no node yet.
     func duplicate() -> Inode {
-        let copy = Inode(type: type, mode: 0, mtime: mtime, mtimeNsec: mtimeNsec)
-        (copy.modeAndType, copy.uid16, copy.gid16, copy.extras) = (modeAndType, uid16, gid16, extras?.copy())
-        (copy.size, copy.sha256, copy.implied) = (size, sha256, implied)
-        return copy
-    }
-
-    init(type: CatalogEntryType, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, mtimeNsec: UInt32 = 0) {
-        self.modeAndType = UInt16(type.rawValue) << 12
-        self.mtime = mtime
-        self.mtimeNsec = mtimeNsec
-        self.mode = mode
-        self.uid = uid
-        self.gid = gid
+        var copy = r.pointee
+        copy.links = 0
+        copy.extras = copy.extras?.copy()
+        return Inode(index: model.inodes.add(copy), model: model)
     }
 }
 
-/// One path in the in-memory model of the tree. The model mirrors the staging tree on disk exactly
-/// (plus devices and FIFOs, which exist only here), so symlinks are resolved in the model and every
-/// disk operation then walks real directories with O_NOFOLLOW.
-///
-/// 40 bytes of fields (56 with the object header, a 64-byte heap block): one node per path. The
-/// name is not an array of its own (a 48- to 64-byte block each) but bytes in the applier's
-/// `NameArena`, and a directory's children are one open-addressing table of node references
-/// (`ChildTable`, 8 bytes a slot) instead of a dictionary keyed by name arrays.
-final class TreeNode {
-    /// The name's bytes in the applier's arena (nil for the root and after `NameArena.release`).
-    private(set) var nameStart: UnsafePointer<UInt8>?
-    /// The containing directory; nil only for the root. Nodes are owned by their parent's table.
-    unowned(unsafe) var parent: TreeNode?
-    var inode: Inode
-    /// Children and the cached fd of a directory; nil until the first child or fd.
-    private var table: ChildTable?
-    /// Index of the layer that last wrote this path or a path below it (the "upper" set, D3).
-    var stamp: Int32 = -1
-    /// The name's length: a component is at most NAME_MAX (255) bytes (`LayerApplier.checkComponent`).
-    private(set) var nameCount: UInt8
+/// One path in the in-memory model of the tree (a handle on a 24-byte node record). The model
+/// mirrors the staging tree on disk exactly (plus devices and FIFOs, which exist only here), so
+/// symlinks are resolved in the model and every disk operation then walks real directories with
+/// O_NOFOLLOW.
+struct TreeNode: Equatable {
+    let index: UInt32
+    unowned(unsafe) let model: TreeModel
 
-    /// Made by `LayerApplier.makeNode`, which stores the name in its arena.
-    init(nameStart: UnsafePointer<UInt8>?, nameCount: UInt8, parent: TreeNode?, inode: Inode) {
-        self.nameStart = nameStart
-        self.nameCount = nameCount
-        self.parent = parent
-        self.inode = inode
-        inode.links += 1
+    static func == (a: TreeNode, b: TreeNode) -> Bool { a.index == b.index && a.model === b.model }
+
+    @inline(__always) private var r: UnsafeMutablePointer<TreeModel.NodeRecord> { model.nodes[index] }
+
+    /// The containing directory; nil only for the root (and the AUFS holder, outside the tree).
+    var parent: TreeNode? {
+        let p = r.pointee.parent
+        return p == TreeModel.noParent ? nil : TreeNode(index: p, model: model)
+    }
+
+    var inode: Inode {
+        get { Inode(index: r.pointee.inode, model: model) }
+        nonmutating set { r.pointee.inode = newValue.index }
+    }
+
+    /// Index of the layer that last wrote this path or a path below it (the "upper" set, D3).
+    var stamp: Int32 {
+        get { r.pointee.stamp }
+        nonmutating set { r.pointee.stamp = newValue }
     }
 
     var isDirectory: Bool { inode.type == .directory }
@@ -175,51 +349,43 @@ final class TreeNode {
     }
 
     /// The name's bytes, valid while the node is in the tree.
-    var nameBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nameStart, count: Int(nameCount)) }
+    var nameBytes: UnsafeRawBufferPointer { model.nameBytes(index) }
 
     /// The name as an array (for system calls and messages).
     var name: PathBytes { Array(nameBytes) }
 
-    /// The name has been given back to the arena: the node reads as nameless from now on, never
-    /// as the bytes of the node that takes the space next.
-    func forgetName() {
-        nameStart = nil
-        nameCount = 0
-    }
-
     /// Cached open directory fd (directories only), or -1.
     var fd: Int32 {
-        get { table?.fd ?? -1 }
-        set {
-            if let table {
-                table.fd = newValue
-            } else if newValue >= 0 {
-                let t = ChildTable()
+        get { model.table(self)?.fd ?? -1 }
+        nonmutating set {
+            if let t = model.table(self) {
                 t.fd = newValue
-                table = t
+            } else if newValue >= 0 {
+                model.makeTable(self).fd = newValue
             }
         }
     }
 
     /// The child called `name`, or nil.
     func child(_ name: PathBytes) -> TreeNode? {
-        guard let table else { return nil }
-        return name.withUnsafeBytes { table.find($0) }
+        guard let t = model.table(self) else { return nil }
+        return name.withUnsafeBytes { t.find($0, model) }.map { TreeNode(index: $0, model: model) }
     }
 
     /// Adds `node` as a child, replacing one of the same name.
     func insert(child node: TreeNode) {
-        if table == nil { table = ChildTable() }
-        table!.insert(node)
+        model.makeTable(self).insert(node.index, model)
     }
 
     /// Removes `node` from the children (nothing when it is not one).
     func remove(child node: TreeNode) {
-        table?.remove(node)
+        model.table(self)?.remove(node.index, model)
     }
 
     /// The children, in no particular order.
-    var children: [TreeNode] { table?.nodes ?? [] }
+    var children: [TreeNode] {
+        (model.table(self)?.nodes ?? []).map { TreeNode(index: $0, model: model) }
+    }
 
     /// Byte order of the names (`lexicographicallyPrecedes` of the arrays, without making them).
     func namePrecedes(_ other: TreeNode) -> Bool {
@@ -230,6 +396,16 @@ final class TreeNode {
             if c != 0 { return c < 0 }
         }
         return a.count < b.count
+    }
+
+    /// Whether `ancestor` is this node's parent, or its parent's, and so on.
+    func isBelow(_ ancestor: TreeNode) -> Bool {
+        var n = parent
+        while let cur = n {
+            if cur == ancestor { return true }
+            n = cur.parent
+        }
+        return false
     }
 
     /// The path from the root, for messages.
@@ -250,10 +426,11 @@ final class TreeNode {
 }
 
 /// A directory's children: an open-addressing table (linear probing, at most three quarters full,
-/// backward-shift deletion) of node references, found by the bytes of their names. The hash is the
-/// standard library's `Hasher`, seeded per process, so a layer cannot choose names that collide.
+/// backward-shift deletion) of node numbers (0, the root's, marks an empty slot: the root is no
+/// one's child), found by the bytes of their names. The hash is the standard library's `Hasher`,
+/// seeded per process, so a layer cannot choose names that collide.
 final class ChildTable {
-    private var slots = ContiguousArray<TreeNode?>(repeating: nil, count: 2)
+    private var slots = ContiguousArray<UInt32>(repeating: 0, count: 2)
     private var count = 0
     var fd: Int32 = -1
 
@@ -263,128 +440,135 @@ final class ChildTable {
         return h.finalize()
     }
 
-    private static func equal(_ node: TreeNode, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        let mine = node.nameBytes
+    private static func equal(_ mine: UnsafeRawBufferPointer, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard mine.count == bytes.count else { return false }
         guard let a = mine.baseAddress, let b = bytes.baseAddress else { return mine.count == 0 }
         return memcmp(a, b, mine.count) == 0
     }
 
     /// The slot holding the name, or the empty slot where it would go.
-    private func slot(of bytes: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
+    private func slot(of bytes: UnsafeRawBufferPointer, _ model: TreeModel) -> (index: Int, found: Bool) {
         let mask = slots.count - 1
         var i = Self.hash(bytes) & mask
-        while let n = slots[i] {
-            if Self.equal(n, bytes) { return (i, true) }
+        while slots[i] != 0 {
+            if Self.equal(model.nameBytes(slots[i]), bytes) { return (i, true) }
             i = (i + 1) & mask
         }
         return (i, false)
     }
 
-    func find(_ bytes: UnsafeRawBufferPointer) -> TreeNode? {
-        let (i, found) = slot(of: bytes)
+    func find(_ bytes: UnsafeRawBufferPointer, _ model: TreeModel) -> UInt32? {
+        let (i, found) = slot(of: bytes, model)
         return found ? slots[i] : nil
     }
 
-    func insert(_ node: TreeNode) {
-        let (i, found) = slot(of: node.nameBytes)
+    func insert(_ node: UInt32, _ model: TreeModel) {
+        let (i, found) = slot(of: model.nameBytes(node), model)
         if found {
             slots[i] = node
             return
         }
         if (count + 1) * 4 > slots.count * 3 {
-            grow()
-            insert(node)
+            grow(model)
+            insert(node, model)
             return
         }
         slots[i] = node
         count += 1
     }
 
-    private func grow() {
+    private func grow(_ model: TreeModel) {
         let old = slots
-        slots = ContiguousArray(repeating: nil, count: old.count * 2)
+        slots = ContiguousArray(repeating: 0, count: old.count * 2)
         let mask = slots.count - 1
-        for case let n? in old {
-            var i = Self.hash(n.nameBytes) & mask
-            while slots[i] != nil { i = (i + 1) & mask }
+        for n in old where n != 0 {
+            var i = Self.hash(model.nameBytes(n)) & mask
+            while slots[i] != 0 { i = (i + 1) & mask }
             slots[i] = n
         }
     }
 
-    func remove(_ node: TreeNode) {
-        let (found, present) = slot(of: node.nameBytes)
-        guard present, slots[found] === node else { return }
+    func remove(_ node: UInt32, _ model: TreeModel) {
+        let (found, present) = slot(of: model.nameBytes(node), model)
+        guard present, slots[found] == node else { return }
         let mask = slots.count - 1
         var hole = found
-        slots[hole] = nil
+        slots[hole] = 0
         count -= 1
         // Backward shift: a later entry of the probe run moves into the hole unless its home slot
         // lies (cyclically) after the hole and at or before the entry.
         var j = (hole + 1) & mask
-        while let n = slots[j] {
-            let home = Self.hash(n.nameBytes) & mask
+        while slots[j] != 0 {
+            let n = slots[j]
+            let home = Self.hash(model.nameBytes(n)) & mask
             let stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
             if !stays {
                 slots[hole] = n
-                slots[j] = nil
+                slots[j] = 0
                 hole = j
             }
             j = (j + 1) & mask
         }
     }
 
-    var nodes: [TreeNode] {
-        var out: [TreeNode] = []
+    var nodes: [UInt32] {
+        var out: [UInt32] = []
         out.reserveCapacity(count)
-        for case let n? in slots { out.append(n) }
+        for n in slots where n != 0 { out.append(n) }
         return out
     }
 }
 
-/// The bytes of the tree's names, in chunks that never move (nodes point into them). A removed
-/// node's name goes to a free list of its length, so a layer that replaces one path over and over
-/// reuses the same bytes instead of growing the arena.
+/// The bytes of the tree's names, in 64 KiB chunks that never move; a name is a 32-bit position
+/// (chunk number, offset) and a one-byte length (NAME_MAX is 255). A removed node's name goes to
+/// a free list of its length, so a layer that replaces one path over and over reuses the same
+/// bytes instead of growing the arena.
 final class NameArena {
-    private static let chunkSize = 64 << 10
+    private static var chunkShift: Int { 16 }
+    private static var chunkSize: Int { 1 << chunkShift }
     private var chunks: [UnsafeMutablePointer<UInt8>] = []
-    private var next: UnsafeMutablePointer<UInt8>?
-    private var left = 0
+    /// Bytes used in the last chunk.
+    private var used = chunkSize
     /// Freed names by length (index 0 unused).
-    private var free = [[UnsafeMutablePointer<UInt8>]](repeating: [], count: 256)
+    private var free = [[UInt32]](repeating: [], count: 256)
 
     deinit {
         for c in chunks { c.deallocate() }
     }
 
-    /// A copy of `name` (at most 255 bytes; nil when empty).
-    func store(_ name: PathBytes) -> UnsafePointer<UInt8>? {
+    /// A copy of `name` (at most 255 bytes): its position and length.
+    func store(_ name: PathBytes) -> (position: UInt32, count: UInt8) {
         let n = name.count
-        guard n > 0 else { return nil }
+        guard n > 0 else { return (0, 0) }
         precondition(n < free.count, "a name longer than NAME_MAX reached the arena")
-        let p: UnsafeMutablePointer<UInt8>
+        let position: UInt32
         if let reused = free[n].popLast() {
-            p = reused
+            position = reused
         } else {
-            if left < n || next == nil {
-                let c = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.chunkSize)
-                chunks.append(c)
-                next = c
-                left = Self.chunkSize
+            if used + n > Self.chunkSize {
+                precondition(chunks.count < 1 << 16, "the name arena is full (4 GiB)")
+                chunks.append(.allocate(capacity: Self.chunkSize))
+                used = 0
             }
-            p = next!
-            next = p + n
-            left -= n
+            position = UInt32(chunks.count - 1) << UInt32(Self.chunkShift) | UInt32(used)
+            used += n
         }
+        let p = address(position)
         name.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n) }
-        return UnsafePointer(p)
+        return (position, UInt8(n))
     }
 
-    /// Takes back the name of a node that has left the tree.
-    func release(_ node: TreeNode) {
-        if let p = node.nameStart, node.nameCount > 0 {
-            free[Int(node.nameCount)].append(UnsafeMutablePointer(mutating: p))
-        }
-        node.forgetName()
+    @inline(__always)
+    private func address(_ position: UInt32) -> UnsafeMutablePointer<UInt8> {
+        chunks[Int(position >> UInt32(Self.chunkShift))] + Int(position & UInt32(Self.chunkSize - 1))
+    }
+
+    func bytes(_ position: UInt32, count: UInt8) -> UnsafeRawBufferPointer {
+        count == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : UnsafeRawBufferPointer(start: address(position), count: Int(count))
+    }
+
+    /// Takes back a name that has left the tree.
+    func release(_ position: UInt32, count: UInt8) {
+        if count > 0 { free[Int(count)].append(position) }
     }
 }
