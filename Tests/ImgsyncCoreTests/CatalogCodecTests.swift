@@ -81,6 +81,19 @@ import Testing
     }
 
     /// Repositories written before version 2 keep working.
+    /// Nanoseconds are below 10^9 in every catalog imgsync writes; a larger count (a damaged or
+    /// foreign catalog) is refused, naming the path, rather than loaded into the model.
+    @Test func nanosecondsOfASecondOrMoreAreRefused() throws {
+        var entries = Self.tree(directories: 1, files: 2)
+        entries[2].mtimeNsec = 999_999_999
+        #expect(try CatalogCodec.decode(CatalogCodec.encode(entries)) == entries)
+        entries[2].mtimeNsec = 1_000_000_000
+        #expect { try CatalogCodec.decode(CatalogCodec.encode(entries)) } throws: { error in
+            guard let e = error as? ImgsyncError else { return false }
+            return e.code == .catalog && e.message.contains("file-0.txt") && e.message.contains("nanoseconds")
+        }
+    }
+
     @Test func versionOneIsStillRead() throws {
         let entries = Self.tree(directories: 3, files: 4)
         let v1 = CatalogCodec.encodeVersion1(entries)

@@ -50,6 +50,30 @@ import Testing
         #expect(i.sha256 == Digest.zero)
     }
 
+    /// The record's packed fields: sizes up to 2^40 inline and beyond in the extras, nanoseconds
+    /// and `implied` sharing a word without disturbing each other, the digest flag its own byte.
+    @Test func packedFieldsKeepTheirValues() {
+        let model = TreeModel()
+        let i = model.makeInode(type: .regular, mode: 0o644, mtime: 1, mtimeNsec: 999_999_999)
+        for size: Int64 in [0, 1, (1 << 32) - 1, 1 << 32, (1 << 40) - 1, 1 << 40, 1 << 62, .max, 12_345] {
+            i.size = size
+            #expect(i.size == size)
+        }
+        i.implied = true
+        #expect(i.mtimeNsec == 999_999_999 && i.implied)
+        i.mtimeNsec = 5
+        #expect(i.mtimeNsec == 5 && i.implied)
+        i.implied = false
+        #expect(i.mtimeNsec == 5 && !i.implied)
+        i.sha256 = Digest.empty
+        i.size = 1 << 41
+        #expect(i.sha256 == Digest.empty && i.size == 1 << 41 && i.mtimeNsec == 5)
+        let copy = i.duplicate()
+        i.size = 7
+        #expect(copy.size == 1 << 41 && i.size == 7)
+        #expect(MemoryLayout<TreeModel.InodeRecord>.stride == 64 && MemoryLayout<TreeModel.NodeRecord>.stride == 24)
+    }
+
     /// Records of nodes and inodes that left the tree are reused, and a reused one starts from
     /// what it is given, not from what the last holder left (extras included).
     @Test func releasedRecordsAreReusedClean() {

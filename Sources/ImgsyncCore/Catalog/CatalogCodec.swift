@@ -181,6 +181,9 @@ public enum CatalogCodec {
             e.implied = implied
             e.mode = try r.u32(); e.uid = try r.u32(); e.gid = try r.u32()
             e.mtime = Int64(bitPattern: try r.u64()); e.mtimeNsec = try r.u32()
+            guard e.mtimeNsec < 1_000_000_000 else {
+                throw ImgsyncError(.catalog, "catalog entry \(path.escapedForDisplay) has \(e.mtimeNsec) nanoseconds (at most 999,999,999)")
+            }
             e.size = Int64(bitPattern: try r.u64())
             if try r.u8() == 1 { e.sha256 = Digest(sha256: try r.bytes(32)) }
             e.linkTarget = try r.bytes(Int(try r.u32()))

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 // The in-memory model of the tree being built, in fixed-size records (docs/architecture.md,
-// "Memory per entry"): a node record (24 bytes) per path, an inode record (72 bytes) per inode,
+// "Memory per entry"): a node record (24 bytes) per path, an inode record (64 bytes) per inode,
 // names in a byte arena, a directory's children in a table of 32-bit node numbers. `TreeNode` and
 // `Inode` are handles (a record number and the model) with the accessors the applier uses.
 
@@ -77,32 +77,40 @@ final class TreeModel {
         var nameCount: UInt8
     }
 
+    /// 64 bytes. The writer threads write only `digest` and `hasDigest` (bytes of their own).
     struct InodeRecord {
         var mtime: Int64
-        var size: Int64 = 0
         var digest = Digest.zero
-        var extras: Inode.Extras?
-        var mtimeNsec: UInt32
+        /// The size's low 32 bits (the next 8 in `sizeHigh`; larger sizes in the extras).
+        var sizeLow: UInt32 = 0
+        /// 1 + the index of the inode's `Inode.Extras` in `TreeModel.extras`, or 0.
+        var extras: UInt32 = 0
+        /// The nanoseconds (low 30 bits) and `implied` (bit 31).
+        var nsecAndImplied: UInt32
         /// How many tree nodes reference this inode.
         var links: Int32 = 0
         /// The permission bits (low 12) and the type's raw value (high 4).
         var modeAndType: UInt16
         var uid16: UInt16 = 0
         var gid16: UInt16 = 0
-        var implied = false
+        var sizeHigh: UInt8 = 0
         var hasDigest = false
     }
 
     static let noParent = UInt32.max
     let nodes = RecordStore<NodeRecord>()
     let inodes = RecordStore<InodeRecord>()
+    /// The extras of the inodes that have them (`InodeRecord.extras`); stable, as the writer
+    /// threads read xattrs through them.
+    let extras = RecordStore<Inode.Extras?>()
     let names = NameArena()
     private var tables: [ChildTable?] = []
     private var freeTables: [UInt32] = []
 
     func makeInode(type: CatalogEntryType, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, mtimeNsec: UInt32 = 0) -> Inode {
-        let i = inodes.add(InodeRecord(mtime: mtime, mtimeNsec: mtimeNsec, modeAndType: UInt16(type.rawValue) << 12))
+        let i = inodes.add(InodeRecord(mtime: mtime, nsecAndImplied: 0, modeAndType: UInt16(type.rawValue) << 12))
         let inode = Inode(index: i, model: self)
+        inode.mtimeNsec = mtimeNsec
         inode.mode = mode
         inode.uid = uid
         inode.gid = gid
@@ -132,10 +140,40 @@ final class TreeModel {
         }
         let inode = node.inode
         if inode.links <= 0 {
-            inodes[inode.index].pointee.extras = nil
+            releaseExtras(of: inode.index)
             inodes.release(inode.index)
         }
         nodes.release(node.index)
+    }
+
+    /// The extras of inode `i`, made when `create`.
+    func extras(of i: UInt32, create: Bool) -> Inode.Extras? {
+        let x = inodes[i].pointee.extras
+        if x != 0 { return extras[x - 1].pointee }
+        guard create else { return nil }
+        let e = Inode.Extras()
+        inodes[i].pointee.extras = extras.add(e) + 1
+        return e
+    }
+
+    private func releaseExtras(of i: UInt32) {
+        let x = inodes[i].pointee.extras
+        guard x != 0 else { return }
+        extras[x - 1].pointee = nil
+        extras.release(x - 1)
+        inodes[i].pointee.extras = 0
+    }
+
+    /// A new inode record with the same fields as `i` and a copy of its extras.
+    func duplicate(_ i: UInt32) -> UInt32 {
+        var copy = inodes[i].pointee
+        copy.links = 0
+        copy.extras = 0
+        let d = inodes.add(copy)
+        if let e = extras(of: i, create: false) {
+            inodes[d].pointee.extras = extras.add(e.copy()) + 1
+        }
+        return d
     }
 
     func table(_ node: TreeNode) -> ChildTable? {
@@ -167,7 +205,7 @@ final class TreeModel {
 /// Metadata of one inode in the tree being built. Several `TreeNode`s share an `Inode` when the
 /// layers hard-link them; the header metadata of a hardlink entry is ignored (D6).
 ///
-/// A handle on a 72-byte record. What most inodes do not need (a symlink's target, device
+/// A handle on a 64-byte record. What most inodes do not need (a symlink's target, device
 /// numbers, xattrs, ids above 65,535, mode bits above 0o7777) lives in `Extras`, made when first
 /// set. Fields the file writer's threads write (`sha256`, through the digest and `hasDigest`) have
 /// bytes of their own, so they never share a word the applier writes while a job owns the inode.
@@ -186,25 +224,22 @@ struct Inode: Equatable {
         var uid: UInt32?
         var gid: UInt32?
         var mode: UInt32?
+        /// A size of 2^40 bytes or more (a sparse file's).
+        var size: Int64?
 
         func copy() -> Extras {
             let c = Extras()
             (c.linkTarget, c.xattrs, c.devMajor, c.devMinor) = (linkTarget, xattrs, devMajor, devMinor)
-            (c.uid, c.gid, c.mode) = (uid, gid, mode)
+            (c.uid, c.gid, c.mode, c.size) = (uid, gid, mode, size)
             return c
         }
     }
 
     @inline(__always) private var r: UnsafeMutablePointer<TreeModel.InodeRecord> { model.inodes[index] }
 
-    private var extras: Extras? { r.pointee.extras }
+    private var extras: Extras? { model.extras(of: index, create: false) }
 
-    private var extra: Extras {
-        if let e = r.pointee.extras { return e }
-        let e = Extras()
-        r.pointee.extras = e
-        return e
-    }
+    private var extra: Extras { model.extras(of: index, create: true)! }
 
     var mtime: Int64 {
         get { r.pointee.mtime }
@@ -212,13 +247,24 @@ struct Inode: Equatable {
     }
 
     var mtimeNsec: UInt32 {
-        get { r.pointee.mtimeNsec }
-        nonmutating set { r.pointee.mtimeNsec = newValue }
+        get { r.pointee.nsecAndImplied & 0x3FFF_FFFF }
+        nonmutating set {
+            // Tar times and catalogs give less than 10^9 (both are checked where they are read).
+            r.pointee.nsecAndImplied = r.pointee.nsecAndImplied & 0x8000_0000 | min(newValue, 999_999_999)
+        }
     }
 
     var size: Int64 {
-        get { r.pointee.size }
-        nonmutating set { r.pointee.size = newValue }
+        get { extras?.size ?? (Int64(r.pointee.sizeHigh) << 32 | Int64(r.pointee.sizeLow)) }
+        nonmutating set {
+            if newValue >= 0 && newValue < 1 << 40 {
+                r.pointee.sizeLow = UInt32(truncatingIfNeeded: newValue)
+                r.pointee.sizeHigh = UInt8(truncatingIfNeeded: newValue >> 32)
+                if let extras, extras.size != nil { extras.size = nil }
+            } else {
+                extra.size = newValue
+            }
+        }
     }
 
     var links: Int32 {
@@ -227,8 +273,8 @@ struct Inode: Equatable {
     }
 
     var implied: Bool {
-        get { r.pointee.implied }
-        nonmutating set { r.pointee.implied = newValue }
+        get { r.pointee.nsecAndImplied & 0x8000_0000 != 0 }
+        nonmutating set { r.pointee.nsecAndImplied = r.pointee.nsecAndImplied & 0x3FFF_FFFF | (newValue ? 0x8000_0000 : 0) }
     }
 
     var sha256: Digest? {
@@ -302,10 +348,7 @@ struct Inode: Equatable {
 
     /// A new inode with the same metadata and content description, referenced by no node yet.
     func duplicate() -> Inode {
-        var copy = r.pointee
-        copy.links = 0
-        copy.extras = copy.extras?.copy()
-        return Inode(index: model.inodes.add(copy), model: model)
+        Inode(index: model.duplicate(index), model: model)
     }
 }
 

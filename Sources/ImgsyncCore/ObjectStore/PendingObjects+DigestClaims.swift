@@ -1,9 +1,9 @@
 import ImgsyncBase
 
 extension PendingObjects {
-    /// The claims on canonical names, keyed by digest, in about 44 bytes a claim: the entries
+    /// The claims on canonical names, keyed by digest, in about 46 bytes a claim: the entries
     /// (digest and claim, 40 bytes) in chunks that never move, and an open-addressing index of
-    /// 4-byte entry numbers at most half full. A `Dictionary<Digest, Claim>` keeps its 36-byte
+    /// 4-byte entry numbers, half to three quarters full. A `Dictionary<Digest, Claim>` keeps its 36-byte
     /// buckets at most three quarters full and doubles them, so it costs 48 to 96 bytes a claim and,
     /// while it grows, the old and the new table at once: 57 MB for a layer of 500,000 new bodies
     /// (this table: 24 MB). Probing hashes with Swift's seeded hasher, so bodies chosen to collide
@@ -66,7 +66,7 @@ extension PendingObjects {
                     return
                 }
                 guard let newValue else { return }
-                if (entryCount + 1) * 2 > index.count {
+                if (entryCount + 1) * 4 > index.count * 3 {
                     rebuild(keeping: { _ in true })
                     self[digest] = newValue
                     return
@@ -83,7 +83,8 @@ extension PendingObjects {
         }
 
         /// Keeps the live entries `keep` accepts, packed in place (nothing is copied beside them),
-        /// and makes a new index for them, at most a quarter full (at least 1,024 slots).
+        /// and makes a new index for them, at most half full (at least 1,024 slots); it is rebuilt
+        /// when three quarters of its slots are taken (dead entries count until the rebuild).
         private mutating func rebuild(keeping keep: (Claim) -> Bool) {
             var n = 0
             for i in 0..<entryCount {
@@ -100,7 +101,7 @@ extension PendingObjects {
             entryCount = n
             count = n
             var size = 1024
-            while size < (n + 1) * 4 { size *= 2 }
+            while size < (n + 1) * 2 { size *= 2 }
             index = []  // the old index goes before the new one is made
             index = [UInt32](repeating: 0, count: size)
             let mask = size - 1
