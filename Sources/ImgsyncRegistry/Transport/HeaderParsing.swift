@@ -20,18 +20,39 @@ enum HeaderParsing {
     }
 
     /// The requests a registry says are left: `RateLimit-Remaining` (Docker Hub sends
-    /// `ratelimit-remaining: 76;w=21600`, the count then the window) or `X-RateLimit-Remaining`.
-    /// `header` is the header as received, for messages. A value that is not a count gives nil.
+    /// `ratelimit-remaining: 76;w=21600`, the count then the window) or `X-RateLimit-Remaining`,
+    /// else the IETF draft's single `RateLimit` field: `"default";r=0;t=30` (a list of quota
+    /// policies, `r` the requests left in each) or the older `limit=100, remaining=0, reset=30`.
+    /// With several policies the smallest count counts. `header` is the header as received, for
+    /// messages. A value that is not a count gives nil.
     static func rateLimitRemaining(_ headers: HTTPHeaders) -> (count: Int, header: String)? {
         for name in ["RateLimit-Remaining", "X-RateLimit-Remaining"] {
             guard let value = headers.first(name: name) else { continue }
-            let count = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            let first = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
                 .split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                .trimmingCharacters(in: .whitespaces)
-            guard !count.isEmpty, count.count <= 18, count.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(count) else { continue }
+            guard let n = count(first) else { continue }
             return (n, "\(name.lowercased()): \(value)")
         }
-        return nil
+        guard let value = headers.first(name: "RateLimit"), value.count <= 4096 else { return nil }
+        var least: Int?
+        // List members (policies) or dictionary members, then each one's parameters.
+        for member in value.split(separator: ",") {
+            for part in member.split(separator: ";") {
+                let pair = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard pair.count == 2 else { continue }
+                let key = pair[0].trimmingCharacters(in: .whitespaces).lowercased()
+                guard key == "r" || key == "remaining", let n = count(pair[1]) else { continue }
+                least = min(least ?? n, n)
+            }
+        }
+        return least.map { ($0, "ratelimit: \(value)") }
+    }
+
+    /// A non-negative decimal count of at most 18 digits, spaces around allowed.
+    private static func count(_ text: Substring) -> Int? {
+        let digits = text.trimmingCharacters(in: .whitespaces)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
     }
 
     /// A `Content-Range: bytes first-last/complete` of a 206 (R33, R35). `complete` is nil for `*`.

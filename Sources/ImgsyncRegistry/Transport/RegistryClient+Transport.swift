@@ -107,7 +107,7 @@ extension RegistryClient {
             case 429:
                 let wait = retryAfter.map(Self.waitDuration) ?? configuration.backoff(attempt: attempt)
                 if attempt >= configuration.maxAttempts || rateLimitWaited + wait > configuration.maxRateLimitWait || gate.stopped != nil {
-                    let limits = ["ratelimit-limit", "ratelimit-remaining", "retry-after"].compactMap { name in
+                    let limits = ["ratelimit-limit", "ratelimit-remaining", "ratelimit", "retry-after"].compactMap { name in
                         result.headers.first(name: name).map { "\(name): \($0)" }
                     }.joined(separator: ", ")
                     // It will not serve us within the wait we allow: leave it alone for this run.

@@ -45,6 +45,19 @@ import Testing
         #expect(remaining([("RateLimit-Remaining", "")]) == nil)
         #expect(remaining([("RateLimit-Remaining", String(repeating: "9", count: 40))]) == nil)
         #expect(remaining([("RateLimit-Limit", "100")]) == nil)
+        // The IETF draft's single field: policies with r= (draft 8 on), or remaining= (earlier).
+        #expect(remaining([("RateLimit", #""default";r=0;t=30"#)]) == 0)
+        #expect(remaining([("RateLimit", #""day";r=50;t=3600, "burst";r=2;t=1"#)]) == 2)
+        #expect(remaining([("RateLimit", "limit=100, remaining=0, reset=30")]) == 0)
+        #expect(remaining([("ratelimit", "limit=100, remaining=7, reset=30")]) == 7)
+        #expect(HeaderParsing.rateLimitRemaining(HTTPHeaders([("RateLimit", #""default";r=0;t=30"#)]))?.header
+                == #"ratelimit: "default";r=0;t=30"#)
+        #expect(remaining([("RateLimit", #""default";t=30"#)]) == nil)
+        #expect(remaining([("RateLimit", #""default";r=-1"#)]) == nil)
+        #expect(remaining([("RateLimit", #""default";r=lots"#)]) == nil)
+        #expect(remaining([("RateLimit", "limit=100, reset=30")]) == nil)
+        // The older separate field wins when both are sent.
+        #expect(remaining([("RateLimit-Remaining", "9"), ("RateLimit", #""default";r=0"#)]) == 9)
     }
 
     /// The gate hands places out first come, first served, never more than its limit; a budget of
