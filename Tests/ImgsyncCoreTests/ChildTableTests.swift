@@ -79,6 +79,21 @@ import Testing
         let names: [PathBytes] = [[0x62], [0x61, 0x62], [0x61], [0xFF], [0x61, 0x00], [0x7A, 0x7A, 0x7A], []]
         let nodes = names.map { Self.node($0, model) }
         let sorted = nodes.sorted { $0.namePrecedes($1) }.map(\.name)
-        #expect(sorted == names.sorted { $0.lexicographicallyPrecedes($1) })
+        let expected = names.sorted { $0.lexicographicallyPrecedes($1) }
+        #expect(sorted == expected)
+        // A directory's sorted children: prefixes of eight bytes decide most pairs, the full
+        // names the rest (shared prefixes, names of eight bytes and more, a NUL byte).
+        let dir = Self.directory(model)
+        var more = names.filter { !$0.isEmpty }
+        more += [Array("abcdefgh".utf8), Array("abcdefghi".utf8), Array("abcdefgg".utf8), Array("abcdefgh\u{1}".utf8),
+                 Array("abcdefg".utf8), [0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x00], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]]
+        var rng = ImgsyncTestSupport.SplitMix64(seed: 9)
+        for _ in 0..<300 {
+            var n: PathBytes = []
+            for _ in 0..<(1 + rng.next(below: 12)) { n.append(UInt8(0x61 + rng.next(below: 3))) }
+            if !more.contains(n) { more.append(n) }
+        }
+        for n in more { dir.insert(child: Self.node(n, model, in: dir)) }
+        #expect(dir.sortedChildren.map(\.name) == more.sorted { $0.lexicographicallyPrecedes($1) })
     }
 }

@@ -57,7 +57,7 @@ extension LayerApplier {
                                   linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
                                   xattrs: i.xattrs, implied: i.implied))
             guard node.isDirectory else { return }
-            for child in node.children.sorted(by: { $0.namePrecedes($1) }) {
+            for child in node.sortedChildren {
                 var childPath = path
                 if !childPath.isEmpty { childPath.append(0x2F) }
                 childPath.append(contentsOf: child.nameBytes)

@@ -196,6 +196,15 @@ final class TreeModel {
         return t
     }
 
+    /// The first eight bytes of a node's name as a big-endian number, zeros after a shorter name:
+    /// when two prefixes differ they order the names as their bytes do.
+    func namePrefix(_ index: UInt32) -> UInt64 {
+        let b = nameBytes(index)
+        var key: UInt64 = 0
+        for j in 0..<8 { key = key << 8 | UInt64(j < b.count ? b[j] : 0) }
+        return key
+    }
+
     func nameBytes(_ index: UInt32) -> UnsafeRawBufferPointer {
         let r = nodes[index]
         return names.bytes(r.pointee.name, count: r.pointee.nameCount)
@@ -428,6 +437,19 @@ struct TreeNode: Equatable {
     /// The children, in no particular order.
     var children: [TreeNode] {
         (model.table(self)?.nodes ?? []).map { TreeNode(index: $0, model: model) }
+    }
+
+    /// The children in byte order of their names (the catalog's order). Sorted on the first eight
+    /// bytes of each name as one number, the names compared in full only where those are equal:
+    /// sorting was half the cost of writing a catalog when every comparison read both names.
+    var sortedChildren: [TreeNode] {
+        guard let t = model.table(self) else { return [] }
+        var keyed = t.nodes.map { (key: model.namePrefix($0), index: $0) }
+        keyed.sort { a, b in
+            a.key != b.key ? a.key < b.key
+                : TreeNode(index: a.index, model: model).namePrecedes(TreeNode(index: b.index, model: model))
+        }
+        return keyed.map { TreeNode(index: $0.index, model: model) }
     }
 
     /// Byte order of the names (`lexicographicallyPrecedes` of the arrays, without making them).
