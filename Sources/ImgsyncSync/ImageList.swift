@@ -168,12 +168,14 @@ enum ImageListLine: Equatable {
     /// by `ImageReference(parsing:)` (whose tag grammar rejects glob characters); the returned
     /// reference then carries the placeholder tag `latest`.
     static func parseReference(_ text: String) throws -> (ImageReference, TagPattern?) {
-        let nameAndTag = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        let afterSlash = nameAndTag.lastIndex(of: "/").map { nameAndTag.index(after: $0) } ?? nameAndTag.startIndex
-        guard let colon = nameAndTag[afterSlash...].firstIndex(of: ":") else {
+        // Found in the UTF-8 view (ASCII delimiters), not by `Character` searches, which were most
+        // of the cost of reading a long list.
+        let nameAndTag = text[..<(text.utf8.firstIndex(of: 0x40) ?? text.endIndex)]
+        let afterSlash = nameAndTag.utf8.lastIndex(of: 0x2F).map { nameAndTag.utf8.index(after: $0) } ?? nameAndTag.startIndex
+        guard let colon = nameAndTag[afterSlash...].utf8.firstIndex(of: 0x3A) else {
             return (try ImageReference(parsing: text), nil)
         }
-        let tag = String(nameAndTag[nameAndTag.index(after: colon)...])
+        let tag = String(nameAndTag[nameAndTag.utf8.index(after: colon)...])
         guard TagPattern.isPattern(tag) else { return (try ImageReference(parsing: text), nil) }
         guard nameAndTag.endIndex == text.endIndex else {
             throw ImgsyncError(.invalidReference, "invalid image reference \"\(text)\": a tag pattern cannot be combined with a digest")

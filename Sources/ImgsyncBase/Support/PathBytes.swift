@@ -21,6 +21,30 @@ extension Array where Element == UInt8 {
 
     /// Builds path bytes from a Swift string literal's UTF-8 (for tests and fixed names only).
     public init(utf8 string: String) { self = Array(string.utf8) }
+
+    /// Whether `needle` occurs in these bytes. A plain loop: the standard library's generic
+    /// `contains(_:)` for collections goes through unspecialised searchers and the runtime's
+    /// metadata caches, which made a sweep of a few thousand names cost tens of milliseconds.
+    public func containsBytes(_ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty else { return true }
+        guard needle.count <= count else { return false }
+        return withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { n in
+                let first = n[0]
+                var i = 0
+                let last = hay.count - n.count
+                while i <= last {
+                    if hay[i] == first {
+                        var j = 1
+                        while j < n.count && hay[i + j] == n[j] { j += 1 }
+                        if j == n.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
 }
 
 /// Lexical path normalisation for tar names (docs/conformance.md D1).

@@ -9,24 +9,33 @@ extension ImageReference {
             ImgsyncError(.invalidReference, "invalid image reference \"\(input)\": \(why)")
         }
         guard !input.isEmpty else { throw fail("it is empty") }
-        for scheme in ["https://", "http://", "docker://", "oci://"] where input.lowercased().hasPrefix(scheme) {
-            throw fail("a reference has no URL scheme; drop \"\(input.prefix(scheme.count))\" and write \(input.dropFirst(scheme.count))")
+        // Every scheme refused here ends in "://": only such input is lowercased and compared.
+        let bytes = input.utf8
+        if bytes.count >= 3, bytes.indices.contains(where: { i in
+            bytes[i] == 0x3A && bytes[i...].starts(with: [0x3A, 0x2F, 0x2F])
+        }) {
+            let lowered = input.lowercased()
+            for scheme in ["https://", "http://", "docker://", "oci://"] where lowered.hasPrefix(scheme) {
+                throw fail("a reference has no URL scheme; drop \"\(input.prefix(scheme.count))\" and write \(input.dropFirst(scheme.count))")
+            }
         }
-        guard input.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw fail("it contains spaces, control or non-ASCII characters")
         }
+        // ASCII only from here: the UTF-8 view's indices are character boundaries, and scanning it
+        // avoids the grapheme rules of `Character` searches.
         var rest = Substring(input)
         var digest: Digest?
-        if let at = rest.firstIndex(of: "@") {
+        if let at = rest.utf8.firstIndex(of: 0x40) {
             digest = try RegistryDigest.parse(String(rest[rest.index(after: at)...]), what: "digest of \"\(input)\"")
             rest = rest[..<at]
         }
         // A tag is after the last ':' that follows the last '/'; a ':' before a '/' is a port.
         var tag: String?
-        let lastSlash = rest.lastIndex(of: "/")
-        let tagSearchStart = lastSlash.map { rest.index(after: $0) } ?? rest.startIndex
-        if let colon = rest[tagSearchStart...].lastIndex(of: ":") {
-            let t = String(rest[rest.index(after: colon)...])
+        let lastSlash = rest.utf8.lastIndex(of: 0x2F)
+        let tagSearchStart = lastSlash.map { rest.utf8.index(after: $0) } ?? rest.startIndex
+        if let colon = rest[tagSearchStart...].utf8.lastIndex(of: 0x3A) {
+            let t = String(rest[rest.utf8.index(after: colon)...])
             guard TagName.isValid(t) else {
                 throw fail("tag \"\(t)\" must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
             }
@@ -37,15 +46,16 @@ extension ImageReference {
 
         var registry = ImageReference.dockerHub
         var repository = String(rest)
-        if let slash = rest.firstIndex(of: "/") {
+        if let slash = rest.utf8.firstIndex(of: 0x2F) {
             let first = rest[..<slash]
-            if first.contains(".") || first.contains(":") || first == "localhost" || first.hasPrefix("[") {
+            let firstBytes = first.utf8
+            if firstBytes.contains(0x2E) || firstBytes.contains(0x3A) || first == "localhost" || firstBytes.first == 0x5B {
                 registry = String(first)
-                repository = String(rest[rest.index(after: slash)...])
+                repository = String(rest[rest.utf8.index(after: slash)...])
             }
         }
         registry = ImageReference.canonicalRegistry(registry)
-        if registry == ImageReference.dockerHub && !repository.contains("/") {
+        if registry == ImageReference.dockerHub && !repository.utf8.contains(0x2F) {
             repository = "library/" + repository
         }
         do {
@@ -64,15 +74,15 @@ extension ImageReference {
         guard context.utf8.count <= 255 else {
             throw ImgsyncError(.invalidReference, "\(context): the name is longer than 255 characters")
         }
-        for component in repository.split(separator: "/", omittingEmptySubsequences: false) {
-            let bytes = Array(component.utf8)
+        for component in repository.utf8.split(separator: 0x2F, omittingEmptySubsequences: false) {
+            let bytes = Array(component)
             if bytes.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
                 throw ImgsyncError(.invalidReference, "repository \"\(repository)\" must be lowercase")
             }
             guard isPathComponent(bytes) else {
                 throw ImgsyncError(
                     .invalidReference,
-                    "repository component \"\(component)\" must match [a-z0-9]+(([._]|__|-+)[a-z0-9]+)*"
+                    "repository component \"\(String(decoding: bytes, as: UTF8.self))\" must match [a-z0-9]+(([._]|__|-+)[a-z0-9]+)*"
                 )
             }
         }
@@ -120,13 +130,13 @@ extension ImageReference {
             try validatePort(host.dropFirst(), fail)
             return
         }
-        if let colon = host.firstIndex(of: ":") {
-            try validatePort(host[host.index(after: colon)...], fail)
+        if let colon = host.utf8.firstIndex(of: 0x3A) {
+            try validatePort(host[host.utf8.index(after: colon)...], fail)
             host = host[..<colon]
         }
         guard !host.isEmpty else { throw fail("has no host name") }
-        for label in host.split(separator: ".", omittingEmptySubsequences: false) {
-            let b = Array(label.utf8)
+        for label in host.utf8.split(separator: 0x2E, omittingEmptySubsequences: false) {
+            let b = Array(label)
             func ok(_ c: UInt8) -> Bool {
                 (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39)
             }

@@ -21,9 +21,11 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
     public init(registry: String, repository: String, tag: String? = nil, digest: Digest? = nil) throws {
         let registry = ImageReference.canonicalRegistry(registry)
-        try ImageReference.validateRegistry(registry, in: "\(registry)/\(repository)")
-        try ImageReference.validateRepository(repository, in: "\(registry)/\(repository)")
-        if let tag { try TagName.validate(tag, context: "\(registry)/\(repository)") }
+        // One string for the messages (and the name's length), not one interpolation per check.
+        let context = registry + "/" + repository
+        try ImageReference.validateRegistry(registry, in: context)
+        try ImageReference.validateRepository(repository, in: context)
+        if let tag { try TagName.validate(tag, context: context) }
         self.registry = registry
         self.repository = repository
         self.tag = (tag == nil && digest == nil) ? "latest" : tag

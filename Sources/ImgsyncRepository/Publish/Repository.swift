@@ -157,7 +157,7 @@ public final class Repository {
         let marker = Array(".tmp-".utf8)
         for dir in [".imgsync", ".imgsync/catalogs/chains", ".imgsync/catalogs/images", ".imgsync/images"] {
             guard let fd = try? openDirectory(dir), let names = try? DirectoryListing.names(of: fd.rawValue) else { continue }
-            for name in names where name.contains(marker) {
+            for name in names where name.containsBytes(marker) {
                 _ = name.withCString { unlinkat(fd.rawValue, $0, 0) }
             }
         }
