@@ -313,25 +313,22 @@ struct Inode: Equatable {
 
     var uid: UInt32 {
         get { extras?.uid ?? UInt32(r.pointee.uid16) }
-        nonmutating set {
-            if let small = UInt16(exactly: newValue) {
-                r.pointee.uid16 = small
-                if let extras, extras.uid != nil { extras.uid = nil }
-            } else {
-                extra.uid = newValue
-            }
-        }
+        nonmutating set { setID(newValue, inline: \.uid16, wide: \.uid) }
     }
 
     var gid: UInt32 {
         get { extras?.gid ?? UInt32(r.pointee.gid16) }
-        nonmutating set {
-            if let small = UInt16(exactly: newValue) {
-                r.pointee.gid16 = small
-                if let extras, extras.gid != nil { extras.gid = nil }
-            } else {
-                extra.gid = newValue
-            }
+        nonmutating set { setID(newValue, inline: \.gid16, wide: \.gid) }
+    }
+
+    /// An id in its 16 inline bits, or in the extras when it is wider.
+    private func setID(_ value: UInt32, inline: WritableKeyPath<TreeModel.InodeRecord, UInt16>,
+                       wide: ReferenceWritableKeyPath<Extras, UInt32?>) {
+        if let small = UInt16(exactly: value) {
+            r.pointee[keyPath: inline] = small
+            if let extras, extras[keyPath: wide] != nil { extras[keyPath: wide] = nil }
+        } else {
+            extra[keyPath: wide] = value
         }
     }
 
