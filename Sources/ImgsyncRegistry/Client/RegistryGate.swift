@@ -87,25 +87,27 @@ final class RegistryGate: @unchecked Sendable {
     /// Waits for a place among the requests in flight to this registry. The lease must be released
     /// when the response (its body included) is done with; dropping it releases it too.
     func acquire() async throws -> RequestSlot {
-        let granted: Bool = lock.withLock {
-            guard inFlight < limits.concurrency, waiters.isEmpty else { return false }
-            inFlight += 1
-            peak = max(peak, inFlight)
-            return true
-        }
-        if granted { return RequestSlot(self) }
+        if lock.withLock({ takePlace() }) { return RequestSlot(self) }
         let id: UInt64 = lock.withLock {
             nextWaiter += 1
             return nextWaiter
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled: Bool = lock.withLock {
-                    if Task.isCancelled { return true }
+                // Looked at again under the lock that queues the waiter: a place freed since the
+                // first look (its `release` found no one waiting) is taken now, not waited for.
+                enum Outcome { case cancelled, granted, queued }
+                let outcome: Outcome = lock.withLock {
+                    if Task.isCancelled { return .cancelled }
+                    if takePlace() { return .granted }
                     waiters.append((id, continuation))
-                    return false
+                    return .queued
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                switch outcome {
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .granted: continuation.resume()
+                case .queued: break
+                }
             }
         } onCancel: {
             let waiter: CheckedContinuation<Void, any Error>? = lock.withLock {
@@ -115,6 +117,14 @@ final class RegistryGate: @unchecked Sendable {
             waiter?.resume(throwing: CancellationError())
         }
         return RequestSlot(self)
+    }
+
+    /// With `lock` held: takes a place when one is free and nobody is ahead in the line.
+    private func takePlace() -> Bool {
+        guard inFlight < limits.concurrency, waiters.isEmpty else { return false }
+        inFlight += 1
+        peak = max(peak, inFlight)
+        return true
     }
 
     /// Hands the place to the first waiter, or frees it.

@@ -60,6 +60,40 @@ import Testing
         #expect(remaining([("RateLimit-Remaining", "9"), ("RateLimit", #""default";r=0"#)]) == 9)
     }
 
+    /// A place freed between a request's first look (none free) and its joining the line is taken,
+    /// not waited for forever: thousands of requests against one place, each released at once,
+    /// all finish. (The lost wake-up hung the release test run once, with CI's load beside it.)
+    @Test func aPlaceFreedWhileARequestJoinsTheLineIsNotLost() async throws {
+        let gate = RegistryGate(registry: "r.example", limits: RegistryLimits(concurrency: 1, requestBudget: nil))
+        let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await withThrowingTaskGroup(of: Void.self) { requests in
+                    for _ in 0..<8 {
+                        requests.addTask {
+                            for i in 0..<2_000 {
+                                let slot = try await gate.acquire()
+                                // Sometimes a pause while holding it, so the others queue up.
+                                if i % 3 == 0 { await Task.yield() }
+                                slot.release()
+                            }
+                        }
+                    }
+                    try await requests.waitForAll()
+                }
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))
+                return false
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(finished, "requests still waiting for a free place after 60 s")
+        #expect(gate.peakInFlight == 1)
+    }
+
     /// The gate hands places out first come, first served, never more than its limit; a budget of
     /// 3 lets three requests through and refuses the rest with `.budgetSpent`.
     @Test func gatePlacesAndBudget() async throws {
