@@ -56,7 +56,7 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.runSerialized()
         return ChildProcess(process)
     }
 
@@ -93,7 +93,7 @@ final class ChildProcess: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         let input = Pipe()
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
+        try process.runSerialized()
         if let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try? input.fileHandleForWriting.close()
@@ -179,4 +179,17 @@ func waitForPort(_ host: String, _ port: Int, timeout: TimeInterval = 60) async 
         try await Task.sleep(for: .milliseconds(50))
     }
     throw CommandFailed(command: ["connect", "\(host):\(port)"], status: -1, output: "nothing listening after \(timeout) s")
+}
+
+/// Every process the tests start is launched under this lock. A test run crashed inside
+/// Foundation's `Process.run()` (in memcpy) while other tests were launching processes at the
+/// same moment; launching one at a time costs nothing measurable (the wait for exit stays
+/// concurrent).
+let processLaunchLock = NSLock()
+
+extension Process {
+    /// `run()`, one launch at a time in this test process.
+    func runSerialized() throws {
+        try processLaunchLock.withLock { try run() }
+    }
 }

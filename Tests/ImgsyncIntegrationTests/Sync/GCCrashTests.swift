@@ -31,7 +31,7 @@ import Glibc
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         p.standardOutput = handle
         p.standardError = handle
-        try p.run()
+        try p.runSerialized()
         let start = Date()
         var killed = false
         while p.isRunning {

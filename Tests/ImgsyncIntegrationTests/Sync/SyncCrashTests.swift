@@ -36,7 +36,7 @@ import Testing
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         p.standardOutput = handle
         p.standardError = handle
-        try p.run()
+        try p.runSerialized()
         var killed = false
         let start = Date()
         while p.isRunning {
@@ -64,7 +64,7 @@ import Testing
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
-        try p.run()
+        try p.runSerialized()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -389,7 +389,7 @@ import Testing
             let pipe = Pipe()
             p.standardOutput = pipe
             p.standardError = pipe
-            try p.run()
+            try p.runSerialized()
             let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
             #expect(p.terminationStatus == 1, "a bad line makes the run exit 1: \(output)")
@@ -408,7 +408,7 @@ import Testing
             q.arguments = ["sync", "--images", env.dir.file("missing.txt"), "--root", root, "--ca-file", env.ca.caCert]
             q.standardOutput = FileHandle.nullDevice
             q.standardError = FileHandle.nullDevice
-            try q.run()
+            try q.runSerialized()
             q.waitUntilExit()
             #expect(q.terminationStatus == 2)
             #expect(read(root + "/org/docker:1/app/version") == "1.0\n")

@@ -16,7 +16,7 @@ import Testing
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", command]
-        try p.run()
+        try p.runSerialized()
         p.waitUntilExit()
         if p.terminationStatus != 0 { throw ImgsyncError(.io, "`\(command)` exited with \(p.terminationStatus)") }
     }

@@ -24,7 +24,7 @@ import Testing
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try p.runSerialized()
         p.waitUntilExit()
         return Run(status: p.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                    stderr: Array((try? Data(contentsOf: URL(fileURLWithPath: err))) ?? Data()))
