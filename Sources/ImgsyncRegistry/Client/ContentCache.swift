@@ -47,8 +47,6 @@ final class ContentCache: @unchecked Sendable {
         }
     }
 
-    var count: Int { lock.withLock { entries.count } }
-
     /// Forgets everything (a new run of `imgsync serve`, which keeps its client).
     func removeAll() {
         lock.withLock {
