@@ -21,6 +21,9 @@ public struct Imgsync: AsyncParsableCommand {
     /// invocation or unusable configuration (docs/design.md §3.9).
     public static func main() async {
         raiseOpenFileLimit()
+        LayerApplier.useLargeDirectoryCache()
+        // Small files are then created with their permission bits, one chmod less each.
+        FileCreation.recordUmask()
         BuildWorkerCommand.runningAsImgsync.store(true, ordering: .relaxed)
         do {
             var command = try parseAsRoot()

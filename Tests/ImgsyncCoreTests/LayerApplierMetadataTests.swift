@@ -203,3 +203,45 @@ import Glibc
         s.checkSentinel()
     }
 }
+
+/// Small bodies are created with their permission bits when the umask the command recorded leaves
+/// them whole, saving the chmod after writing (`FileOps.modeAtCreation`); otherwise they are
+/// created 0600 and chmodded. (In this process no umask is recorded: a test here changes it.)
+@Suite struct ModeAtCreationTests {
+    @Test func theUmaskLineOfProcStatusIsParsed() {
+        let status = "Name:\timgsync\nUmask:\t0027\nState:\tR (running)\n"
+        #expect(FileCreation.parseUmask(status: status) == 0o027)
+        #expect(FileCreation.parseUmask(status: "Name:\tx\nUmask:\t0000\n") == 0)
+        #expect(FileCreation.parseUmask(status: "Name:\tx\n") == nil)
+        #expect(FileCreation.parseUmask(status: "Umask:\tzz\n") == nil)
+        #expect(FileCreation.parseUmask(status: "Umask:\t7777\n") == nil)
+    }
+
+    @Test func specialBitsBitsTheUmaskRemovesAndAnUnknownUmaskMeanAChmod() {
+        for mode: mode_t in [0o4755, 0o2755, 0o1777, 0o6555] { #expect(FileOps.modeAtCreation(mode, umask: 0) == nil, "\(String(mode, radix: 8))") }
+        for mode: mode_t in [0o444, 0o555, 0o644, 0o755, 0o000, 0o600] { #expect(FileOps.modeAtCreation(mode, umask: 0o022) == mode) }
+        for mode: mode_t in [0o666, 0o777, 0o622] { #expect(FileOps.modeAtCreation(mode, umask: 0o022) == nil) }
+        #expect(FileOps.modeAtCreation(0o640, umask: 0o027) == 0o640)
+        #expect(FileOps.modeAtCreation(0o644, umask: 0o027) == nil)
+        #expect(FileOps.modeAtCreation(0o644, umask: nil) == nil)
+    }
+
+    /// Whatever the path taken, the files on disk carry the modes the catalog gives them (shared:
+    /// without write bits; own inode: exact less setuid/setgid).
+    @Test(arguments: [LinkMode.hardlink, .copy])
+    func filesCarryTheirModes(link: LinkMode) throws {
+        let s = try LayerSandbox()
+        var t = TarBuilder()
+        let modes: [Int64] = [0o644, 0o755, 0o600, 0o400, 0o000, 0o777, 0o4755, 0o2711, 0o1755, 0o640]
+        for (i, mode) in modes.enumerated() { t.file("m\(i)", "body \(i)", mode: mode) }
+        let r = try s.apply([t.build()], link: link)
+        for (i, mode) in modes.enumerated() {
+            var st = stat()
+            #expect(lstat(r.tree + "/m\(i)", &st) == 0)
+            let expected = link == .hardlink ? ObjectStore.sharedMode(UInt32(mode)) : ObjectStore.ownMode(UInt32(mode))
+            #expect(st.st_mode & 0o7777 == expected, "m\(i): \(String(st.st_mode & 0o7777, radix: 8)) for \(String(mode, radix: 8))")
+            #expect(try #require(r.entry("m\(i)")).mode == UInt32(mode))
+        }
+        #expect(TreeAudit.differences(tree: r.tree, catalog: r.catalog, shared: link == .hardlink).isEmpty)
+    }
+}

@@ -1,12 +1,52 @@
 import Foundation
 import Testing
 @testable import ImgsyncCore
+@testable import ImgsyncRepository
 import ImgsyncTestSupport
 
 /// docs/conformance.md U112 (device number range), U126 (sparse files), U127 (sparse map bomb), U140 (many
 /// tiny entries; scaled), U142 (many opaque markers and whiteouts; scaled, correctness only — the
 /// linearity half of U142 is a benchmark question, not a timed unit test).
 @Suite struct LayerApplierScaleTests {
+    /// Directory fds are cached (`LayerApplier.defaultMaxOpenDirs`); a layer whose files take
+    /// more directories in turn than the cache holds makes it evict (waiting for the writer
+    /// threads, which may hold the fds). With a cache of 4, layers that visit 30 directories in
+    /// turn, nested ones, hardlinks across them, whiteouts and a removed directory give the same
+    /// tree and catalog as with the default cache, and a tree loaded from their chain catalog does too.
+    @Test func aDirectoryFdCacheSmallerThanTheLayerGivesTheSameTree() throws {
+        var l1 = TarBuilder()
+        for d in 0..<30 { l1.dir("d\(d)/"); l1.dir("d\(d)/sub/") }
+        for i in 0..<600 {
+            let d = i % 30
+            l1.file(i % 3 == 0 ? "d\(d)/sub/f\(i)" : "d\(d)/f\(i)", "body \(i % 97)\n", mode: i % 5 == 0 ? 0o755 : 0o644)
+            if i % 7 == 0 && i >= 30 { l1.hardlink("d\((d + 13) % 30)/h\(i)", target: i % 3 == 0 ? "d\(d)/sub/f\(i)" : "d\(d)/f\(i)") }
+        }
+        var l2 = TarBuilder()
+        for i in stride(from: 1, to: 600, by: 3) { l2.file("d\(i % 30)/f\(i)", "changed \(i)\n") }
+        for d in stride(from: 0, to: 30, by: 4) { l2.whiteout("d\(d)/sub") }
+        l2.whiteout("d29")
+        let layers = [l1.build(), l2.build()]
+
+        let small = try LayerSandbox(), usual = try LayerSandbox()
+        let a = try small.apply(layers, openDirectoryLimit: 4)
+        let b = try usual.apply(layers)
+        #expect(a.catalog.count > 600)
+        #expect(a.catalog == b.catalog)
+        #expect(TreeAudit.differences(tree: a.tree, catalog: b.catalog, shared: true).isEmpty)
+        #expect(TreeAudit.differences(tree: b.tree, catalog: b.catalog, shared: true).isEmpty)
+        small.checkSentinel()
+
+        // From the chain catalog (links only), through the small cache.
+        let diffIDs = layers.map { SHA256Hasher.hash($0) }
+        let chain = try #require(ChainID.chain(diffIDs).last)
+        let catalog = try #require(try small.repository.readCatalog(chain: chain))
+        let loaded = try ImageBuilder(repository: small.repository, linkMode: .hardlink, objectLinkLimit: nil, openDirectoryLimit: 4)
+        try loaded.start(from: catalog, diffIDs: diffIDs)
+        let other = try loaded.publish(as: try PublishedName("test/loaded:1"), imageID: SHA256Hasher.hash(Array("other".utf8)))
+        #expect(!other.reused)
+        #expect(TreeAudit.differences(tree: other.treePath, catalog: b.catalog, shared: true).isEmpty)
+    }
+
     @Test func u112DeviceNumbersOutOfRange() throws {
         let s = try LayerSandbox()
         var l1 = TarBuilder(); l1.blockDevice("x", major: 1 << 32, minor: 0)

@@ -18,6 +18,34 @@ typealias TE = ImgsyncTestSupport.TarEntry
         s.expectFailure(.tarFormat, [t.build()])
     }
 
+    /// A header's checksum is the sum of its bytes with the checksum field read as spaces, as
+    /// unsigned bytes or (old writers) as signed ones: both are accepted, any other value is refused.
+    /// The name has bytes of 128 or more, where the two sums differ.
+    @Test func headerChecksumUnsignedOrSignedIsAcceptedAndNothingElse() throws {
+        let name = "caf\u{E9}-\u{00FF}\u{0100}"
+        func layer(_ checksum: TarChecksum?) -> [UInt8] {
+            var t = TarBuilder()
+            var e = TE(name, typeflag: TarTypeflag.regular, body: "x")
+            e.overrides.checksum = checksum
+            t.entry(e)
+            return t.build()
+        }
+        let header = RawTarHeader(layer(nil), at: 0)
+        var signed = 0
+        for (i, b) in header.block.enumerated() { signed += (148..<156).contains(i) ? 0x20 : Int(Int8(bitPattern: b)) }
+        let unsigned = header.expectedChecksum
+        #expect(signed != unsigned)
+        for accepted in [unsigned, signed] {
+            let s = try LayerSandbox()
+            let r = try s.apply([layer(.value(accepted))])
+            r.expectTree([.file(name, "x")])
+        }
+        for refused in [unsigned + 1, unsigned - 1, signed - 1, 0] {
+            let s = try LayerSandbox()
+            s.expectFailure(.tarFormat, [layer(.value(refused))])
+        }
+    }
+
     @Test func u20UstarPrefixSplit() throws {
         let s = try LayerSandbox()
         let dir = String(repeating: "a", count: 95)

@@ -73,6 +73,9 @@ public struct AddCommand: AsyncParsableCommand {
         } catch {
             return try listFailure(error, console)
         }
+        // With --sync a build follows: its worker starts now, while the registry answers.
+        if sync, let executable = BuildWorkerCommand.executable { BuildWorkers.prestart(executable: executable) }
+        defer { BuildWorkers.discardSpare() }
 
         // One client for the check and, with --sync, the sync: one TLS context, one connection,
         // one token (a second client cost a new tag about a tenth of its time).

@@ -7,9 +7,12 @@ import CImgsyncZstd
 public enum CatalogCodec {
     static let magicV1: [UInt8] = Array("IMGSYNC-CATALOG 1\n".utf8)
     static let magic: [UInt8] = Array("IMGSYNC-CATALOG 2\n".utf8)
-    /// zstd level for catalogs: level 3 already takes the shared path prefixes; the SHA-256 of each
-    /// body (32 random bytes a file) is what remains, and higher levels barely touch it.
-    static let level: Int32 = 3
+    /// zstd level for catalogs: level 1 already takes the shared path prefixes; the SHA-256 of each
+    /// body (32 random bytes a file) is what remains, which no level touches. On a chain catalog of
+    /// the Debian minbase (7,800 paths, 900 KB of records): level 1 compresses at 580 MB/s to
+    /// 270.5 KB, level 3 at 325 MB/s to 268.9 KB (0.6 % smaller, 1.3 ms more for each of the
+    /// three catalogs a new tag writes).
+    static let level: Int32 = 1
     /// Records are serialised into a buffer of this size and compressed a buffer at a time, so encoding
     /// never holds the uncompressed catalog (about 110 bytes a path) beside the compressed one.
     static let chunk = 1 << 20

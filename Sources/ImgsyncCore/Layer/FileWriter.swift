@@ -1,5 +1,6 @@
 import Foundation
 import CImgsyncSys
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -208,21 +209,34 @@ final class FileWriter: @unchecked Sendable {
                                   mayWrite: true) {
             return
         }
-        let fd = try FileOps.create(job.dirfd, job.name)
+        // Created with its permission bits when the umask leaves them whole (one chmod less a file).
+        let modeAtCreation = FileOps.modeAtCreation(job.diskMode)
+        let fd = try FileOps.create(job.dirfd, job.name, mode: modeAtCreation ?? 0o600)
         defer { Syscall.close(fd) }
         try job.body.withUnsafeBytes { try Syscall.writeAll(fd, $0) }
         warnings += try FileOps.finishAndAdopt(fd: fd, digest, size: size, inode, diskMode: job.diskMode, entry: job.entry,
-                                               store: store, dirfd: job.dirfd, name: job.name)
+                                               store: store, dirfd: job.dirfd, name: job.name, modeSet: modeAtCreation != nil)
     }
 }
 
 /// Per-file disk operations shared by the applier's thread and the writer thread.
 enum FileOps {
-    /// Creates a new file, never through an existing name (O_EXCL, O_NOFOLLOW).
-    static func create(_ dirfd: Int32, _ name: PathBytes) throws -> Int32 {
-        let fd = name.withCString { p in Syscall.retrying { openat(dirfd, p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) } }
+    /// Creates a new file, never through an existing name (O_EXCL, O_NOFOLLOW), with permission
+    /// bits `mode` less the umask (0600 unless `modeAtCreation` allowed more).
+    static func create(_ dirfd: Int32, _ name: PathBytes, mode: mode_t = 0o600) throws -> Int32 {
+        let fd = name.withCString { p in Syscall.retrying { openat(dirfd, p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) } }
         if fd < 0 { throw Syscall.failure("create", name.escapedForDisplay) }
         return fd
+    }
+
+    /// `mode` when a file created with it gets exactly those permission bits, so no chmod is
+    /// needed after writing: no set-user-ID, set-group-ID or sticky bit (a write by a process
+    /// without CAP_FSETID clears the first two) and no bit the umask removes. nil otherwise, and
+    /// whenever the umask is not known (`FileCreation.recordUmask`): the file is created 0600 and
+    /// chmodded once written.
+    static func modeAtCreation(_ mode: mode_t, umask: mode_t? = FileCreation.umask) -> mode_t? {
+        guard mode & 0o7000 == 0, let umask, mode & umask == 0 else { return nil }
+        return mode
     }
 
     /// Only `user.*` xattrs are ever applied, and never to shared inodes (D8, docs/design.md §2).
@@ -250,12 +264,43 @@ enum FileOps {
 
     /// After a body was written to `fd`, in the order D9 asks: permission bits, xattrs, mtime; then
     /// the store adopts the file. Returns the xattr warnings.
+    /// `modeSet`: the file was created with `diskMode` already (`modeAtCreation`).
     static func finishAndAdopt(fd: Int32, _ digest: Digest, size: Int64, _ inode: Inode, diskMode: mode_t, entry: PathBytes,
-                               store: ObjectStore, dirfd: Int32, name: PathBytes) throws -> [String] {
-        try Syscall.chmod(fd: fd, diskMode)
+                               store: ObjectStore, dirfd: Int32, name: PathBytes, modeSet: Bool = false) throws -> [String] {
+        if !modeSet { try Syscall.chmod(fd: fd, diskMode) }
         let warnings = applyXattrs(fd: fd, inode, entry: entry, mode: store.mode)
         try Syscall.setTimes(fd: fd, sec: inode.mtime, nsec: inode.mtimeNsec)
         try store.adopt(digest, size: size, mode: inode.mode, sec: inode.mtime, nsec: inode.mtimeNsec, dirfd: dirfd, name: name, fd: fd)
         return warnings
+    }
+}
+
+/// The umask files are created under, when the command recorded it (`recordUmask`) at its start.
+/// Only then are small files created with their final permission bits (`FileOps.modeAtCreation`):
+/// imgsync never changes its umask, but a process that does (the test runner: a conformance test
+/// sets one) would make a recorded value wrong, so a library user that records nothing keeps the
+/// chmod after every write.
+public enum FileCreation {
+    private static let recorded = Atomic<UInt32>(UInt32.max)
+
+    /// The recorded umask, nil when none was.
+    static var umask: mode_t? {
+        let v = recorded.load(ordering: .relaxed)
+        return v == UInt32.max ? nil : mode_t(v)
+    }
+
+    /// Reads this process's umask from /proc/self/status (`umask(2)` reads it only by setting it,
+    /// which would race with threads creating files) and records it. For a command's `main`, before
+    /// any thread could change it.
+    public static func recordUmask() {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8), let mask = parseUmask(status: text) else { return }
+        recorded.store(UInt32(mask), ordering: .relaxed)
+    }
+
+    /// The `Umask:` line of a /proc/<pid>/status text (octal), or nil.
+    static func parseUmask(status: String) -> mode_t? {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+              let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8), mask <= 0o777 else { return nil }
+        return mask
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,13 +34,36 @@ public final class LayerApplier {
     public internal(set) var entriesApplied = 0
     /// Largest body buffered in memory before hashing; larger bodies stream to disk.
     let smallFileLimit = 1 << 20
-    static let maxOpenDirs = 256
+    /// Directory fds an applier keeps open. Evicting costs a wait for the writer threads (queued
+    /// files may use the fds), so a layer that spreads its files over more directories than this
+    /// (500 directories in turn: one eviction every 128 files with 256) ran its threads one after
+    /// another. 256 unless the command raised it (`useLargeDirectoryCache`, after raising the
+    /// open-file limit); a library user such as the test runner keeps the small cache.
+    public static var defaultMaxOpenDirs: Int { largeDirectoryCache.load(ordering: .relaxed) }
+    private static let largeDirectoryCache = Atomic<Int>(256)
+
+    /// Lets appliers keep a quarter of the open-file limit left after 256 for everything else
+    /// open (between 256 and 4,096 directory fds). For a command's `main`, once it has raised the
+    /// soft limit. (Not in the test runner: Foundation's `Process.run` lists /proc/self/fd with a
+    /// copy of each entry's whole name buffer, which can read past the listing's end, and the
+    /// more descriptors a process holds, the likelier that crash.)
+    public static func useLargeDirectoryCache() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let available = Int(min(limit.rlim_cur, 1 << 20))
+        largeDirectoryCache.store(min(4096, max(256, (available - 256) / 4)), ordering: .relaxed)
+    }
+    /// This applier's bound on open directory fds (`defaultMaxOpenDirs`; tests set it small).
+    let maxOpenDirs: Int
     /// The mtimes the tree's filesystem stores; every mtime is clamped into it before it is recorded.
     let times: FileTimeRange
 
     /// `rootFd` is the staging tree's root directory (empty, or materialised from a catalog with
     /// `load(catalog:)`); `auxiliaryFd` is a scratch directory outside the tree on the same filesystem.
-    public init(rootFd: Int32, auxiliaryFd: Int32, store: ObjectStore, limits: LayerLimits = LayerLimits()) {
+    public init(rootFd: Int32, auxiliaryFd: Int32, store: ObjectStore, limits: LayerLimits = LayerLimits(),
+                maxOpenDirs: Int = LayerApplier.defaultMaxOpenDirs) {
+        precondition(maxOpenDirs >= 4, "the directory fd cache needs room for a directory and its parents being opened")
+        self.maxOpenDirs = maxOpenDirs
         self.rootFd = rootFd
         self.store = store
         self.limits = limits
@@ -72,12 +96,12 @@ public final class LayerApplier {
         let fd = try Syscall.openDirectory(at: pfd, node.name)
         node.fd = fd
         openDirs.append(node)
-        if openDirs.count > LayerApplier.maxOpenDirs {
+        if openDirs.count > maxOpenDirs {
             // Queued files may still use the fds about to be closed.
             try flushWrites()
             var kept: [TreeNode] = []
             for (i, n) in openDirs.enumerated() {
-                if i < LayerApplier.maxOpenDirs / 2 && n != node && n != pinnedDir {
+                if i < maxOpenDirs / 2 && n != node && n != pinnedDir {
                     if n.fd >= 0 { Syscall.close(n.fd); n.fd = -1 }
                 } else if n.fd >= 0 {
                     kept.append(n)

@@ -65,9 +65,11 @@ public final class ImageBuilder {
     }
 
     /// `objectLinkLimit` is a test seam: the link count at which the object store treats an object
-    /// inode as full (`EMLINK`), instead of the filesystem's limit.
+    /// inode as full (`EMLINK`), instead of the filesystem's limit. So is `openDirectoryLimit`: the
+    /// applier's cache of directory fds (`LayerApplier.defaultMaxOpenDirs`), small to make it evict.
     package init(repository: Repository, linkMode: LinkMode = .auto, worldReadable: Bool = false,
-                 limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal, objectLinkLimit: Int?) throws {
+                 limits: LayerLimits = LayerLimits(), gzipEngine: GzipEngine = .isal, objectLinkLimit: Int?,
+                 openDirectoryLimit: Int? = nil) throws {
         try repository.checkWorldReadable(worldReadable)
         self.repository = repository
         self.linkMode = repository.resolve(linkMode)
@@ -93,7 +95,8 @@ public final class ImageBuilder {
             _ = try? TreeRemover.remove(buildName, in: stagingFd.rawValue)
             throw error
         }
-        applier = LayerApplier(rootFd: treeFd.rawValue, auxiliaryFd: auxFd.rawValue, store: store, limits: limits)
+        applier = LayerApplier(rootFd: treeFd.rawValue, auxiliaryFd: auxFd.rawValue, store: store, limits: limits,
+                               maxOpenDirs: openDirectoryLimit ?? LayerApplier.defaultMaxOpenDirs)
     }
 
     deinit {

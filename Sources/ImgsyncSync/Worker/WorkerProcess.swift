@@ -4,6 +4,7 @@ import Glibc
 import CImgsyncSys
 import Foundation
 import ImgsyncCore
+import Synchronization
 import ImgsyncRepository
 
 /// The system calls of the build-worker machinery (ImgsyncCore keeps its wrappers internal).
@@ -93,20 +94,28 @@ final class WorkerProcess: @unchecked Sendable {
     private var lifeline: Int32
     private var exit: WorkerExit?
     private var waiters: [CheckedContinuation<WorkerExit, Never>] = []
+    /// Runs once the worker has ended, before its pid is released (`start`, `whenEnded`); set to
+    /// nil when it has run, and `ended` then, so a cleanup given later does not run for a reused pid.
+    private var afterExit: (@Sendable (pid_t) -> Void)?
+    private var ended = false
+    /// The executable it runs (a spare is taken only by a build that would start the same one).
+    let executable: String
 
     /// Largest stdout kept (the result line) and largest stderr kept (diagnostics).
     static let maxOutput = 16 << 20
     static let maxDiagnostics = 64 << 10
 
-    private init(pid: pid_t, input: Int32, lifeline: Int32) {
+    private init(pid: pid_t, input: Int32, lifeline: Int32, executable: String, afterExit: (@Sendable (pid_t) -> Void)?) {
         self.pid = pid
         self.input = WorkerInput(fd: input)
         self.lifeline = lifeline
+        self.executable = executable
+        self.afterExit = afterExit
     }
 
     /// Starts `executable arguments…`; `afterExit(pid)` runs once the worker has ended, before its pid
-    /// is released.
-    static func start(executable: String, arguments: [String], afterExit: @escaping @Sendable (pid_t) -> Void) throws -> WorkerProcess {
+    /// is released (or the one given later to `whenEnded`).
+    static func start(executable: String, arguments: [String], afterExit: (@Sendable (pid_t) -> Void)?) throws -> WorkerProcess {
         // A worker that stops reading must not kill this process with SIGPIPE (NIO ignores it too).
         _ = signal(SIGPIPE, SIG_IGN)
         WorkerSys.spawnLock.lock()
@@ -172,14 +181,14 @@ final class WorkerProcess: @unchecked Sendable {
             for fd in [stdin.write, stdout.read, stderr.read, life.write] { WorkerSys.close(fd) }
             throw WorkerSys.failure("start", "the build worker \(executable)", rc)
         }
-        let worker = WorkerProcess(pid: pid, input: stdin.write, lifeline: life.write)
+        let worker = WorkerProcess(pid: pid, input: stdin.write, lifeline: life.write, executable: executable, afterExit: afterExit)
         let thread = Thread {
             let (output, diagnostics) = collect(stdout: stdout.read, stderr: stderr.read)
             // Ended (or closed both outputs, which the worker never does before it ends): wait for
             // it without reaping, clean up while the pid is still ours, then reap.
             var info = siginfo_t()
             while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
-            afterExit(pid)
+            worker.takeAfterExit()?(pid)
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             let signal = status & 0x7f
@@ -220,6 +229,24 @@ final class WorkerProcess: @unchecked Sendable {
         return (output, diagnostics)
     }
 
+    /// The cleanup to run now that the worker has ended (nil when none was given).
+    private func takeAfterExit() -> (@Sendable (pid_t) -> Void)? {
+        lock.withLock {
+            ended = true
+            defer { afterExit = nil }
+            return afterExit
+        }
+    }
+
+    /// Gives a worker started without one (a spare) the cleanup to run when it ends. Not run when
+    /// the worker has already ended: a spare that ends before its job has written nothing.
+    func whenEnded(_ cleanup: @escaping @Sendable (pid_t) -> Void) {
+        lock.withLock { if !ended { afterExit = cleanup } }
+    }
+
+    /// Whether the worker has not ended yet.
+    var isRunning: Bool { lock.withLock { !ended } }
+
     private func finish(_ ended: WorkerExit) {
         lock.lock()
         exit = ended
@@ -253,5 +280,55 @@ final class WorkerProcess: @unchecked Sendable {
                 lock.unlock()
             }
         }
+    }
+}
+
+// MARK: a worker started ahead of its job
+
+extension WorkerProcess {
+    /// At most one worker started before any build asked for one (`BuildWorkers.prestart`).
+    private static let spare = Mutex<WorkerProcess?>(nil)
+
+    /// Starts a spare worker unless one is waiting. Best effort: a worker that cannot be started
+    /// now is started (and its failure reported) by the build that needs it.
+    static func prestart(executable: String) {
+        spare.withLock { slot in
+            guard slot == nil else { return }
+            slot = try? start(executable: executable, arguments: ["build-worker"], afterExit: nil)
+        }
+    }
+
+    /// The spare worker, when one is running the same executable; nil otherwise (a spare that
+    /// ended, or runs another executable, is let go).
+    static func takeSpare(executable: String) -> WorkerProcess? {
+        guard let worker = spare.withLock({ slot -> WorkerProcess? in defer { slot = nil }; return slot }) else { return nil }
+        guard worker.executable == executable, worker.isRunning else {
+            worker.abandon()
+            return nil
+        }
+        return worker
+    }
+
+    /// Lets the spare worker go (it exits when its lifeline closes; its reaper thread reaps it).
+    static func discardSpare() {
+        spare.withLock { slot in
+            slot?.abandon()
+            slot = nil
+        }
+    }
+}
+
+/// Build workers started ahead of their job: a command that knows it will build (`imgsync add
+/// --sync`) starts one while it asks the registry, so the worker's start-up (about 18 ms: loading
+/// the executable and the Swift runtime) overlaps the requests instead of following them.
+public enum BuildWorkers {
+    /// Starts a spare `imgsync build-worker` of `executable`, taken by the next build of this process.
+    public static func prestart(executable: String) {
+        WorkerProcess.prestart(executable: executable)
+    }
+
+    /// Lets an unused spare go.
+    public static func discardSpare() {
+        WorkerProcess.discardSpare()
     }
 }

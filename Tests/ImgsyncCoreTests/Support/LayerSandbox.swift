@@ -73,8 +73,10 @@ final class LayerSandbox {
     @discardableResult
     /// `objectLinkLimit`: the object store's test seam for the hard-link limit.
     func apply(_ layers: [[UInt8]], compression: LayerCompression = .none, link: LinkMode = .hardlink,
-               name: String = "test/image:1", limits: LayerLimits = LayerLimits(), objectLinkLimit: Int? = nil) throws -> Result {
-        let builder = try ImageBuilder(repository: repository, linkMode: link, limits: limits, objectLinkLimit: objectLinkLimit)
+               name: String = "test/image:1", limits: LayerLimits = LayerLimits(), objectLinkLimit: Int? = nil,
+               openDirectoryLimit: Int? = nil) throws -> Result {
+        let builder = try ImageBuilder(repository: repository, linkMode: link, limits: limits, objectLinkLimit: objectLinkLimit,
+                                       openDirectoryLimit: openDirectoryLimit)
         for (i, layer) in layers.enumerated() {
             try builder.apply(LayerInput(source: BytesSource(layer, maxRead: 4096), name: "L\(i + 1)",
                                          expect: LayerExpectations(compression: compression)))

@@ -6,6 +6,7 @@ import ImgsyncCore
 import ImgsyncRepository
 import ImgsyncTestSupport
 import NIOCore
+import Synchronization
 import Testing
 @testable import ImgsyncSync
 
@@ -97,6 +98,49 @@ import Testing
             #expect(staging(root).isEmpty, "left: \(staging(root))")
             let failure = BuildWorkerFailure(status: exit.status, firstDiagnostic: exit.firstDiagnostic, tree: "nothing was published")
             #expect(failure.description == "the build worker died of signal SIGKILL (out of memory, or killed from outside); nothing was published")
+        }
+    }
+
+    /// A spare worker, started before any job (`imgsync add --sync` starts one while it asks the
+    /// registry), builds the next job like a worker started for it, and cleans up after itself
+    /// through the cleanup given when it is taken. A spare of another executable is not taken, and
+    /// a spare let go ends. (One test: the spare is one per process.)
+    @Test func aSpareWorkerTakesTheNextJob() async throws {
+        try await withRoot { root in
+            var t = TarBuilder()
+            t.dir("a/"); t.file("a/b", "spare")
+            let tar = t.build()
+            let payload = try job(root, tar)
+
+            WorkerProcess.prestart(executable: imgsyncExecutable)
+            #expect(WorkerProcess.takeSpare(executable: "/usr/bin/false") == nil)
+            #expect(WorkerProcess.takeSpare(executable: imgsyncExecutable) == nil, "the spare of another executable was let go")
+
+            WorkerProcess.prestart(executable: imgsyncExecutable)
+            let spare = try #require(WorkerProcess.takeSpare(executable: imgsyncExecutable))
+            #expect(WorkerProcess.takeSpare(executable: imgsyncExecutable) == nil, "a spare is taken once")
+            #expect(spare.isRunning)
+            let cleaned = Mutex(false)
+            spare.whenEnded { _ in cleaned.withLock { $0 = true } }
+            try spare.input.send(.job, payload)
+            try spare.input.send([ByteBuffer(bytes: tar)])
+            try spare.input.send(.end)
+            spare.input.close()
+            let exit = await spare.exited()
+            #expect(exit.status == .exited(0), "\(exit.status) \(exit.diagnostics)")
+            #expect(exit.result?.error == nil)
+            #expect(cleaned.withLock { $0 })
+            #expect(try String(contentsOfFile: root + "/org/w:1/a/b", encoding: .utf8) == "spare")
+            #expect(staging(root).isEmpty)
+
+            // Let go before any job: it ends (as abandoned), and nothing is published for it.
+            WorkerProcess.prestart(executable: imgsyncExecutable)
+            let unused = try #require(WorkerProcess.takeSpare(executable: imgsyncExecutable))
+            unused.abandon()
+            #expect(await unused.exited().status == .exited(BuildWorker.abandoned))
+            WorkerProcess.prestart(executable: imgsyncExecutable)
+            WorkerProcess.discardSpare()
+            #expect(WorkerProcess.takeSpare(executable: imgsyncExecutable) == nil)
         }
     }
 }
