@@ -4,8 +4,8 @@ import ImgsyncTestSupport
 import Testing
 @testable import ImgsyncCore
 
-/// The catalog file format (docs/catalog-format.md): version 2 written, versions 1 and 2 read, damage
-/// detected, and the size a path costs on disk.
+/// The catalog file format (docs/catalog-format.md): version 3 written, versions 1, 2 and 3 read,
+/// damage detected, and the size a path costs on disk.
 @Suite struct CatalogCodecTests {
     /// A tree of `directories` × `files` paths of every kind, with the fields a catalog records.
     static func tree(directories: Int, files: Int) -> [CatalogEntry] {
@@ -34,15 +34,67 @@ import Testing
         return entries
     }
 
-    @Test func versionTwoRoundTrips() throws {
+    @Test func versionThreeRoundTrips() throws {
         let entries = Self.tree(directories: 20, files: 5)
         let bytes = CatalogCodec.encode(entries)
-        #expect(bytes.starts(with: Array("IMGSYNC-CATALOG 2\n".utf8)))
+        #expect(bytes.starts(with: Array("IMGSYNC-CATALOG 3\n".utf8)))
         #expect(try CatalogCodec.decode(bytes) == entries)
         #expect(try CatalogCodec.decode(CatalogCodec.encode([])) == [])
     }
 
-    /// More than one compression chunk (1 MiB of records), and the saving that is the point of version 2.
+    /// The canonical-object hint (version 3's flags bit 1) round-trips for regular files, is kept
+    /// apart from `implied`, is not part of an entry's equality, and is never read into another
+    /// type or from an older version; unknown flag bits are refused.
+    @Test func theCanonicalObjectHintRoundTripsBesideImplied() throws {
+        var entries = Self.tree(directories: 6, files: 4)
+        for i in entries.indices where i % 3 == 0 { entries[i].canonicalObject = true }
+        let decoded = try CatalogCodec.decode(CatalogCodec.encode(entries))
+        #expect(decoded == entries)
+        #expect(decoded.map(\.canonicalObject) == entries.map { $0.canonicalObject && $0.type == .regular })
+        #expect(decoded.map(\.implied) == entries.map(\.implied))
+        #expect(decoded.contains { $0.canonicalObject } && decoded.contains { $0.implied })
+        var other = entries[1]
+        other.canonicalObject.toggle()
+        #expect(other == entries[1], "a hint, not metadata")
+
+        for older in [CatalogCodec.encodeVersion2(entries), CatalogCodec.encodeVersion1(entries)] {
+            let read = try CatalogCodec.decode(older)
+            #expect(read == entries)
+            #expect(!read.contains { $0.canonicalObject })
+            #expect(read.map(\.implied) == entries.map(\.implied))
+        }
+        #expect(CatalogCodec.encodeVersion2(entries).starts(with: Array("IMGSYNC-CATALOG 2\n".utf8)))
+
+        // A record whose flags byte has a bit version 3 does not define.
+        var records: [UInt8] = []
+        CatalogCodec.append(CatalogEntry(path: Array("f".utf8), type: .regular, mode: 0o644), to: &records)
+        let flagsAt = 4 + 1 + 1  // path length, path, type
+        records[flagsAt] = 4
+        let frame = CatalogCodec.FrameWriter()
+        var compressed: [UInt8] = []
+        frame.compress(records, into: &compressed, end: true)
+        var bytes = CatalogCodec.magic
+        withUnsafeBytes(of: UInt64(1).littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt64(records.count).littleEndian) { bytes += $0 }
+        bytes += compressed
+        SHA256Hasher.hash(bytes).withUnsafeBytes { bytes += $0 }
+        #expect { try CatalogCodec.decode(bytes) } throws: { error in
+            (error as? ImgsyncError)?.code == .catalog && (error as? ImgsyncError)?.message.contains("unknown flags") == true
+        }
+        records[flagsAt] = 2
+        var good = CatalogCodec.magic
+        withUnsafeBytes(of: UInt64(1).littleEndian) { good += $0 }
+        withUnsafeBytes(of: UInt64(records.count).littleEndian) { good += $0 }
+        let frame2 = CatalogCodec.FrameWriter()
+        var compressed2: [UInt8] = []
+        frame2.compress(records, into: &compressed2, end: true)
+        good += compressed2
+        SHA256Hasher.hash(good).withUnsafeBytes { good += $0 }
+        #expect(try CatalogCodec.decode(good).first?.canonicalObject == true)
+    }
+
+    /// More than one compression chunk (1 MiB of records), and the saving that is the point of
+    /// compressing (version 2 on).
     @Test func aLargeCatalogSpansChunksAndIsSmaller() throws {
         let entries = Self.tree(directories: 1_000, files: 15)
         let v2 = CatalogCodec.encode(entries)

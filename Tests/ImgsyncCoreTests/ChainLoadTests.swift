@@ -101,4 +101,54 @@ import Glibc
         let e1 = try #require(lstatPath(s.root + "/org/two:1/g/empty")), e2 = try #require(lstatPath(s.root + "/org/two:1/g/empty2"))
         #expect(e1.st_ino == e2.st_ino && e1.st_size == 0)
     }
+
+    /// The chain catalog says which bodies' canonical objects have the file's metadata (the first
+    /// file of a body stored it; the other file of that body, with another mode, got a variant inode;
+    /// empty files are not objects). A tree loaded from it links those without looking at the
+    /// object first, which shows when the object was changed behind imgsync's back: trusted, the
+    /// tree gets the changed inode (`verify` reports such a tree); with the hint cleared, the object
+    /// is looked at, its metadata does not match, and the load fails as for a missing body.
+    @Test func theCanonicalObjectHintIsRecordedAndTrusted() throws {
+        let s = try LayerSandbox()
+        var t = TarBuilder()
+        t.file("a", "shared body\n", mode: 0o644)
+        t.file("b", "shared body\n", mode: 0o755)
+        t.file("c", "own body\n", mode: 0o644)
+        t.file("e", "")
+        let layer = t.build()
+        let first = try s.apply([layer], name: "org/one:1")
+        let hints = Dictionary(uniqueKeysWithValues: first.catalog.map { (String(decoding: $0.path, as: UTF8.self), $0.canonicalObject) })
+        // a and b share a body: whichever writer thread stored it first made the canonical object.
+        #expect(hints["a"] != hints["b"])
+        #expect(hints[""] == false && hints["c"] == true && hints["e"] == false && hints.count == 5)
+        let diffID = SHA256Hasher.hash(layer)
+        let chain = try #require(try s.repository.readCatalog(chain: diffID))
+        #expect(chain.map(\.canonicalObject) == first.catalog.map(\.canonicalObject))
+
+        func load(_ catalog: [CatalogEntry], as name: String) throws -> PublishedImage {
+            let builder = try ImageBuilder(repository: s.repository, linkMode: .hardlink)
+            try builder.start(from: catalog, diffIDs: [diffID])
+            return try builder.publish(as: try PublishedName(name), imageID: SHA256Hasher.hash(Array(name.utf8)))
+        }
+        // Untouched objects: the same tree either way, and the loaded tree's catalog has the hints
+        // its own placement found.
+        let hinted = try load(chain, as: "org/hinted:1")
+        #expect(TreeAudit.differences(tree: hinted.treePath, catalog: first.catalog, shared: true).isEmpty)
+        #expect(try s.repository.readCatalog(image: hinted.imageID).map(\.canonicalObject) == chain.map(\.canonicalObject))
+        let plain = try load(chain.map { var e = $0; e.canonicalObject = false; return e }, as: "org/plain:1")
+        #expect(TreeAudit.differences(tree: plain.treePath, catalog: first.catalog, shared: true).isEmpty)
+        #expect(try s.repository.readCatalog(image: plain.imageID).map(\.canonicalObject) == chain.map(\.canonicalObject))
+
+        // The canonical object of c's body changed from outside (its mode).
+        let c = try #require(chain.first { $0.path == Array("c".utf8) }?.sha256)
+        let object = s.root + "/.objects/" + c.hex.prefix(2) + "/" + c.hex.dropFirst(2)
+        #expect(chmod(object, 0o400) == 0)
+        let trusted = try load(chain, as: "org/trusted:1")
+        #expect(lstatPath(trusted.treePath + "/c").map { $0.st_mode & 0o7777 } == 0o400, "the hint was not trusted")
+        #expect(lstatPath(trusted.treePath + "/c")?.st_ino == lstatPath(object)?.st_ino)
+        #expect(!TreeAudit.differences(tree: trusted.treePath, catalog: first.catalog, shared: true).isEmpty)
+        #expect { try load(chain.map { var e = $0; e.canonicalObject = false; return e }, as: "org/checked:1") } throws: { error in
+            (error as? ImgsyncError)?.code == .corruptObject && (error as? ImgsyncError)?.message.contains("c") == true
+        }
+    }
 }

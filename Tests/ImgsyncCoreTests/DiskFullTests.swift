@@ -32,7 +32,7 @@ import Glibc
             let p = Process()
             p.executableURL = URL(fileURLWithPath: tool)
             p.arguments = args
-            do { try p.run() } catch { return -1 }
+            do { try p.runSerialized() } catch { return -1 }
             p.waitUntilExit()
             return p.terminationStatus
         }

@@ -150,7 +150,7 @@ import Glibc
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
-        do { try p.run() } catch { return (-1, "cannot run \(tool): \(error)") }
+        do { try p.runSerialized() } catch { return (-1, "cannot run \(tool): \(error)") }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))

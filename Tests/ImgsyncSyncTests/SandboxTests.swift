@@ -1,4 +1,5 @@
 import Foundation
+import ImgsyncTestSupport
 import Testing
 @testable import ImgsyncSync
 import ImgsyncRegistry
@@ -45,7 +46,7 @@ import ImgsyncCore
         let err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try p.runSerialized()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -210,7 +211,7 @@ import ImgsyncCore
             p.arguments = ["LC_ALL=C", "TZ=UTC", "date", "-u", "-d", "@\(t)", "+%A_%-d_%B_%Y_%-H:%-M:%-S_UTC"]
             let out = Pipe()
             p.standardOutput = out
-            try p.run()
+            try p.runSerialized()
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
             #expect(SandboxTime.buildDateLabel(t) == text.trimmingCharacters(in: .newlines), "t = \(t)")
@@ -227,7 +228,7 @@ import ImgsyncCore
             p.arguments = ["LC_ALL=C", "date", "-u", "-d", s, "+%s"]
             let out = Pipe()
             p.standardOutput = out
-            try p.run()
+            try p.runSerialized()
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
             #expect(SandboxTime.parseRFC3339(s) == Int64(text.trimmingCharacters(in: .newlines)), "\(s)")

@@ -2,11 +2,14 @@ import CImgsyncZstd
 
 /// The catalog file format (docs/catalog-format.md): a magic line, the records as one zstd frame, and a
 /// trailing SHA-256 of everything before it so that a damaged catalog is detected, never trusted.
-/// Version 1 (the records uncompressed) is still read, so repositories written before version 2 keep
-/// working; every catalog written is version 2.
+/// Versions 1 (the records uncompressed) and 2 (no canonical-object hints) are still read, so
+/// repositories written before version 3 keep working; every catalog written is version 3.
 public enum CatalogCodec {
     static let magicV1: [UInt8] = Array("IMGSYNC-CATALOG 1\n".utf8)
-    static let magic: [UInt8] = Array("IMGSYNC-CATALOG 2\n".utf8)
+    static let magicV2: [UInt8] = Array("IMGSYNC-CATALOG 2\n".utf8)
+    static let magic: [UInt8] = Array("IMGSYNC-CATALOG 3\n".utf8)
+    /// The flags byte of a version-3 record: bit 0 `implied`, bit 1 `canonicalObject`.
+    static let impliedFlag: UInt8 = 1, canonicalObjectFlag: UInt8 = 2
     /// zstd level for catalogs: level 1 already takes the shared path prefixes; the SHA-256 of each
     /// body (32 random bytes a file) is what remains, which no level touches. On a chain catalog of
     /// the Debian minbase (7,800 paths, 900 KB of records): level 1 compresses at 580 MB/s to
@@ -122,7 +125,7 @@ public enum CatalogCodec {
     static func append(_ e: CatalogEntry, to out: inout [UInt8]) {
         put(&out, UInt32(e.path.count)); out += e.path
         out.append(e.type.rawValue)
-        out.append(e.implied ? 1 : 0)
+        out.append((e.implied ? impliedFlag : 0) | (e.canonicalObject && e.type == .regular ? canonicalObjectFlag : 0))
         put(&out, e.mode); put(&out, e.uid); put(&out, e.gid)
         put(&out, UInt64(bitPattern: e.mtime)); put(&out, e.mtimeNsec)
         put(&out, UInt64(bitPattern: e.size))
@@ -141,14 +144,29 @@ public enum CatalogCodec {
     static func encodeVersion1(_ entries: [CatalogEntry]) -> [UInt8] {
         var out = magicV1
         put(&out, UInt64(entries.count))
-        for e in entries { append(e, to: &out) }
+        for var e in entries {
+            e.canonicalObject = false
+            append(e, to: &out)
+        }
         SHA256Hasher.hash(out).withUnsafeBytes { out += $0 }
         return out
+    }
+
+    /// The version-2 layout (no canonical-object hints: the flags byte is `implied` alone), for tests
+    /// of the reader's backward compatibility.
+    static func encodeVersion2(_ entries: [CatalogEntry]) -> [UInt8] {
+        var bytes = encode(entries.map { var e = $0; e.canonicalObject = false; return e })
+        bytes.replaceSubrange(0..<magicV2.count, with: magicV2)
+        bytes.removeLast(32)
+        SHA256Hasher.hash(bytes).withUnsafeBytes { bytes += $0 }
+        return bytes
     }
 
     public static func decode(_ data: [UInt8]) throws -> [CatalogEntry] {
         let version: Int
         if data.count >= magic.count + 32, data[0..<magic.count].elementsEqual(magic) {
+            version = 3
+        } else if data.count >= magicV2.count + 32, data[0..<magicV2.count].elementsEqual(magicV2) {
             version = 2
         } else if data.count >= magicV1.count + 8 + 32, data[0..<magicV1.count].elementsEqual(magicV1) {
             version = 1
@@ -162,7 +180,7 @@ public enum CatalogCodec {
         }
         if version == 1 {
             var r = Reader(data: data, pos: magicV1.count, end: body)
-            return try records(&r, count: try r.u64())
+            return try records(&r, count: try r.u64(), hints: false)
         }
         guard body >= magic.count + 16 else { throw ImgsyncError(.catalog, "truncated catalog") }
         var header = Reader(data: data, pos: magic.count, end: magic.count + 16)
@@ -170,18 +188,27 @@ public enum CatalogCodec {
         let size = try header.u64()
         let records = try data.withUnsafeBytes { try decompress(UnsafeRawBufferPointer(rebasing: $0[(magic.count + 16)..<body]), size: size) }
         var r = Reader(data: records, pos: 0, end: records.count)
-        return try Self.records(&r, count: count)
+        return try Self.records(&r, count: count, hints: version >= 3)
     }
 
-    private static func records(_ r: inout Reader, count: UInt64) throws -> [CatalogEntry] {
+    /// `hints`: the byte after the type is version 3's flags, else (versions 1 and 2) `implied`.
+    private static func records(_ r: inout Reader, count: UInt64, hints: Bool) throws -> [CatalogEntry] {
         var out: [CatalogEntry] = []
         out.reserveCapacity(Int(min(count, 10_000_000)))
         for _ in 0..<count {
             let path = try r.bytes(Int(try r.u32()))
             guard let type = CatalogEntryType(rawValue: try r.u8()) else { throw ImgsyncError(.catalog, "unknown entry type in catalog") }
-            let implied = try r.u8() != 0
+            let flags = try r.u8()
             var e = CatalogEntry(path: path, type: type)
-            e.implied = implied
+            if hints {
+                guard flags & ~(impliedFlag | canonicalObjectFlag) == 0 else {
+                    throw ImgsyncError(.catalog, "catalog entry \(path.escapedForDisplay) has unknown flags \(flags)")
+                }
+                e.implied = flags & impliedFlag != 0
+                e.canonicalObject = flags & canonicalObjectFlag != 0 && type == .regular
+            } else {
+                e.implied = flags != 0
+            }
             e.mode = try r.u32(); e.uid = try r.u32(); e.gid = try r.u32()
             e.mtime = Int64(bitPattern: try r.u64()); e.mtimeNsec = try r.u32()
             guard e.mtimeNsec < 1_000_000_000 else {
@@ -228,7 +255,7 @@ public enum CatalogCodec {
     }
 
     /// A zstd frame written a buffer at a time (`ZSTD_compressStream2`).
-    private final class FrameWriter {
+    final class FrameWriter {
         let context: OpaquePointer
         var scratch: [UInt8]
 

@@ -26,6 +26,14 @@ public struct Xattr: Sendable, Equatable {
 
 /// The exact metadata of one path as the layers said (docs/design.md §2 "Catalog"): not what is on disk.
 public struct CatalogEntry: Sendable, Equatable {
+    /// Equal paths and metadata; `canonicalObject`, a hint about the object store, is not compared.
+    public static func == (a: CatalogEntry, b: CatalogEntry) -> Bool {
+        a.path == b.path && a.type == b.type && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtime == b.mtime
+            && a.mtimeNsec == b.mtimeNsec && a.size == b.size && a.sha256 == b.sha256 && a.linkTarget == b.linkTarget
+            && a.linkGroup == b.linkGroup && a.devMajor == b.devMajor && a.devMinor == b.devMinor && a.xattrs == b.xattrs
+            && a.implied == b.implied
+    }
+
     /// Relative path bytes; empty for the tree root.
     public var path: PathBytes
     public var type: CatalogEntryType
@@ -48,6 +56,10 @@ public struct CatalogEntry: Sendable, Equatable {
     public var xattrs: [Xattr]
     /// A directory created only because an entry needed it as a parent.
     public var implied: Bool
+    /// A hint for a tree built from this catalog (hardlink mode): when the catalog was written, the
+    /// canonical object of `sha256` had this entry's shared mode and mtime, so the body can be
+    /// linked without checking it first. Not part of the metadata; false is always safe.
+    public var canonicalObject = false
 
     public init(path: PathBytes, type: CatalogEntryType, mode: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0,
                 mtime: Int64 = 0, mtimeNsec: UInt32 = 0, size: Int64 = 0, sha256: Digest? = nil,

@@ -34,6 +34,9 @@ final class FileWriter: @unchecked Sendable {
         /// A tree loaded from a catalog: link the stored body (`inode.sha256`) instead of writing
         /// `body` (empty); a body that is not stored is the job's error.
         var link = false
+        /// With `link`: the catalog says the body's canonical object has this file's metadata
+        /// (`CatalogEntry.canonicalObject`), so it is linked without looking at it first.
+        var canonicalHint = false
     }
 
     static let maxQueuedBytes = 16 << 20
@@ -181,10 +184,14 @@ final class FileWriter: @unchecked Sendable {
         let inode = job.inode
         let sec = inode.mtime, nsec = inode.mtimeNsec
         if job.link {
-            guard let d = inode.sha256,
-                  try store.placeExisting(d, size: inode.size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name) else {
+            let placed = try inode.sha256.map {
+                try store.placeExisting($0, size: inode.size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name,
+                                        trustCanonical: job.canonicalHint)
+            }
+            guard let placed, placed != .absent else {
                 throw ImgsyncError(.corruptObject, "the object store has no body \(inode.sha256?.description ?? "(none)") for \(job.entry.escapedForDisplay); run imgsync verify --repair or pull the image again")
             }
+            inode.canonicalObject = placed == .canonical
             return
         }
         if job.body.isEmpty {
@@ -204,10 +211,13 @@ final class FileWriter: @unchecked Sendable {
         inode.sha256 = digest
         let size = Int64(job.body.count)
         let needsXattrs = store.mode != .hardlink && inode.xattrs.contains { FileOps.isApplicable($0.name) }
-        if !needsXattrs,
-           try store.placeExisting(digest, size: size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name,
-                                  mayWrite: true) {
-            return
+        if !needsXattrs {
+            let placed = try store.placeExisting(digest, size: size, mode: inode.mode, sec: sec, nsec: nsec, dirfd: job.dirfd, name: job.name,
+                                                 mayWrite: true)
+            if placed != .absent {
+                inode.canonicalObject = placed == .canonical
+                return
+            }
         }
         // Created with its permission bits when the umask leaves them whole (one chmod less a file).
         let modeAtCreation = FileOps.modeAtCreation(job.diskMode)
@@ -270,7 +280,8 @@ enum FileOps {
         if !modeSet { try Syscall.chmod(fd: fd, diskMode) }
         let warnings = applyXattrs(fd: fd, inode, entry: entry, mode: store.mode)
         try Syscall.setTimes(fd: fd, sec: inode.mtime, nsec: inode.mtimeNsec)
-        try store.adopt(digest, size: size, mode: inode.mode, sec: inode.mtime, nsec: inode.mtimeNsec, dirfd: dirfd, name: name, fd: fd)
+        inode.canonicalObject = try store.adopt(digest, size: size, mode: inode.mode, sec: inode.mtime, nsec: inode.mtimeNsec,
+                                                dirfd: dirfd, name: name, fd: fd)
         return warnings
     }
 }

@@ -236,7 +236,9 @@ extension LayerApplier {
         case .regular:
             let needsXattrs = store.mode != .hardlink && inode.xattrs.contains { FileOps.isApplicable($0.name) }
             if !needsXattrs, let d = inode.sha256, inode.size > 0,
-               try store.placeExisting(d, size: inode.size, mode: inode.mode, sec: inode.mtime, nsec: inode.mtimeNsec, dirfd: dirfd, name: name) {
+               try store.placeExisting(d, size: inode.size, mode: inode.mode, sec: inode.mtime, nsec: inode.mtimeNsec, dirfd: dirfd, name: name) != .absent {
+                // Same body and metadata as the original: what its flag says of the canonical
+                // object holds for the copy too.
                 return copy
             }
             // Empty bodies, files with xattrs: copy the bytes of the target itself.

@@ -52,10 +52,12 @@ extension LayerApplier {
                 group = groups[i.index, default: next]
                 if group == next { groups[i.index] = next }
             }
-            try body(CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
-                                  mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,
-                                  linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
-                                  xattrs: i.xattrs, implied: i.implied))
+            var entry = CatalogEntry(path: path, type: i.type, mode: i.mode, uid: i.uid, gid: i.gid, mtime: i.mtime,
+                                     mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,
+                                     linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
+                                     xattrs: i.xattrs, implied: i.implied)
+            entry.canonicalObject = i.type == .regular && i.canonicalObject
+            try body(entry)
             guard node.isDirectory else { return }
             for child in node.sortedChildren {
                 var childPath = path

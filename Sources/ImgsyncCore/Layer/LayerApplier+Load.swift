@@ -5,10 +5,12 @@ import Glibc
 extension LayerApplier {
     /// Materialises a tree from a catalog and the object store (mkdirs, links and clones only) and
     /// rebuilds the model from it, so further layers apply on top. The tree must be empty.
-    func load(_ entries: [CatalogEntry]) throws {
+    /// `trustHints`: link bodies whose entries say so (`CatalogEntry.canonicalObject`) without
+    /// checking their object first; a repair passes false.
+    func load(_ entries: [CatalogEntry], trustHints: Bool = true) throws {
         layerIndex += 1
         do {
-            try loadEntries(entries)
+            try loadEntries(entries, trustHints: trustHints)
             try flushWrites()
         } catch {
             writer.quiesce()
@@ -19,7 +21,7 @@ extension LayerApplier {
     /// `load`'s work: directories, symlinks and empty files here; the links of stored bodies on
     /// the writer's threads (two links at a time: a new tag's tree from its base chain is
     /// thousands of them).
-    private func loadEntries(_ entries: [CatalogEntry]) throws {
+    private func loadEntries(_ entries: [CatalogEntry], trustHints: Bool) throws {
         var groups: [UInt64: TreeNode] = [:]
         // The further names of link groups, linked once the writer has made every first name
         // (one wait for the writer, not one per name).
@@ -74,7 +76,7 @@ extension LayerApplier {
                     try Syscall.setTimes(fd: fd, sec: e.mtime, nsec: e.mtimeNsec)
                 } else {
                     try writer.submit(FileWriter.Job(dirfd: try dirFd(parent), name: name, body: [], inode: inode,
-                                                     diskMode: diskMode, entry: e.path, link: true))
+                                                     diskMode: diskMode, entry: e.path, link: true, canonicalHint: trustHints && e.canonicalObject))
                 }
             case .symlink:
                 try Syscall.symlink(e.linkTarget, at: try dirFd(parent), name)

@@ -2,7 +2,7 @@
 /// public API: the applier's own members stay internal to the layer engine.
 extension LayerApplier {
     /// `load(_:)`: materialises a tree from a catalog and the object store.
-    package func load(catalog entries: [CatalogEntry]) throws { try load(entries) }
+    package func load(catalog entries: [CatalogEntry], trustHints: Bool = true) throws { try load(entries, trustHints: trustHints) }
 
     /// `lookupType(_:)`: what a path is in the tree being built.
     package func type(at path: PathBytes) -> CatalogEntryType? { lookupType(path) }

@@ -77,7 +77,7 @@ final class TreeModel {
         var nameCount: UInt8
     }
 
-    /// 64 bytes. The writer threads write only `digest` and `hasDigest` (bytes of their own).
+    /// 64 bytes. The writer threads write only `digest` and `digestFlags` (bytes of their own).
     struct InodeRecord {
         var mtime: Int64
         var digest = Digest.zero
@@ -94,7 +94,9 @@ final class TreeModel {
         var uid16: UInt16 = 0
         var gid16: UInt16 = 0
         var sizeHigh: UInt8 = 0
-        var hasDigest = false
+        /// Bit 0: `digest` is set. Bit 1: the body's canonical object has this inode's stored
+        /// metadata (`Inode.canonicalObject`).
+        var digestFlags: UInt8 = 0
     }
 
     static let noParent = UInt32.max
@@ -216,7 +218,8 @@ final class TreeModel {
 ///
 /// A handle on a 64-byte record. What most inodes do not need (a symlink's target, device
 /// numbers, xattrs, ids above 65,535, mode bits above 0o7777) lives in `Extras`, made when first
-/// set. Fields the file writer's threads write (`sha256`, through the digest and `hasDigest`) have
+/// set. Fields the file writer's threads write (`sha256` and `canonicalObject`, through the digest
+/// and `digestFlags`) have
 /// bytes of their own, so they never share a word the applier writes while a job owns the inode.
 struct Inode: Equatable {
     let index: UInt32
@@ -287,11 +290,20 @@ struct Inode: Equatable {
     }
 
     var sha256: Digest? {
-        get { r.pointee.hasDigest ? r.pointee.digest : nil }
+        get { r.pointee.digestFlags & 1 != 0 ? r.pointee.digest : nil }
         nonmutating set {
             r.pointee.digest = newValue ?? .zero
-            r.pointee.hasDigest = newValue != nil
+            r.pointee.digestFlags = newValue != nil ? 1 : 0
         }
+    }
+
+    /// Whether the canonical object of the body (`sha256`) has the metadata this inode's files
+    /// have in a hardlink-mode store (shared mode, mtime): set by the object store's answer when the
+    /// body was linked or stored, recorded in catalogs, so a tree loaded from one links the object
+    /// without looking at it first (docs/catalog-format.md). Cleared when `sha256` is set.
+    var canonicalObject: Bool {
+        get { r.pointee.digestFlags & 2 != 0 }
+        nonmutating set { r.pointee.digestFlags = newValue ? r.pointee.digestFlags | 2 : r.pointee.digestFlags & ~2 }
     }
 
     var type: CatalogEntryType {

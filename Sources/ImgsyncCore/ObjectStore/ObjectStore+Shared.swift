@@ -74,14 +74,20 @@ extension ObjectStore {
     /// is `want` (true), or finds that `d` has no object at all (false: names are only added at
     /// the end of a chain, so no canonical name means none). nil when the chain has to be walked
     /// (other metadata, a full inode), which `placeInChain` does under the lock.
-    private func placeCanonical(_ d: Digest, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool? {
+    ///
+    /// `trust`: a catalog says the canonical object has `want` (`CatalogEntry.canonicalObject`), so
+    /// it is linked without the `lstat` first; a missing object then shows as the link's ENOENT.
+    private func placeCanonical(_ d: Digest, _ want: Metadata, dirfd: Int32, name: PathBytes, trust: Bool) throws -> Bool? {
         let (dir, rest) = ObjectStore.split(d)
         let canonical = ObjectName(canonical: d)
         let (dfd, cached, isFull) = try lock.withLock { (try subdir(dir), known[canonical], full.contains(rest)) }
         if isFull { return nil }
         let meta: Metadata
+        let trusted = cached == nil && trust
         if let cached {
             meta = cached
+        } else if trusted {
+            meta = want
         } else {
             guard let st = try Syscall.lstat(at: dfd, rest) else { return false }
             meta = Metadata(st)
@@ -93,12 +99,19 @@ extension ObjectStore {
         pending.noteUse(canonical, by: self)
         do {
             try linkObject(dfd, rest, to: dirfd, name)
+            if trusted {
+                lock.lock()
+                remember(canonical, want)
+                lock.unlock()
+            }
             return true
         } catch let e as ImgsyncError where e.errno == EMLINK {
             lock.lock()
             full.insert(rest)
             lock.unlock()
             return nil
+        } catch let e as ImgsyncError where trusted && e.errno == ENOENT {
+            return false
         }
     }
 
@@ -108,14 +121,20 @@ extension ObjectStore {
     /// the lock. While a build's small bodies are nearly all new, a writer's lookup is skipped
     /// (`mayWrite`, `DedupOdds`): writing the file and linking it into the store costs less than a
     /// failed lookup first, and `adoptShared` still links it to a stored body it finds then.
-    func placeShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes, mayWrite: Bool) throws -> Bool {
+    func placeShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes, mayWrite: Bool,
+                     trustCanonical: Bool = false) throws -> Placement {
         let counted = mayWrite && size <= DedupOdds.smallBody
-        if counted && lock.withLock({ odds.skipLookups }) { return false }
-        let quick = try placeCanonical(d, want, dirfd: dirfd, name: name)
+        if counted && lock.withLock({ odds.skipLookups }) { return .absent }
+        let quick = try placeCanonical(d, want, dirfd: dirfd, name: name, trust: trustCanonical)
         return try lock.withLock {
-            let placed = try quick ?? placeInChain(d, size: size, want, dirfd: dirfd, name: name)
-            if counted { odds.note(stored: placed) }
-            if placed {
+            let placed: Placement
+            if let quick {
+                placed = quick ? .canonical : .absent
+            } else {
+                placed = try placeInChain(d, size: size, want, dirfd: dirfd, name: name) ? .other : .absent
+            }
+            if counted { odds.note(stored: placed != .absent) }
+            if placed != .absent {
                 bodiesReused += 1
                 bytesReused += size
             }
@@ -146,9 +165,10 @@ extension ObjectStore {
 
     /// `adopt` in hardlink mode: the file just written at `dirfd/name` (its metadata `want`)
     /// becomes an object inode, or a link to an equal inode stored meanwhile.
-    func adoptShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws {
-        if try adoptAsNewObject(d, size: size, want, dirfd: dirfd, name: name) { return }
-        try lock.withLock { try adoptInChain(d, size: size, want, dirfd: dirfd, name: name) }
+    /// Returns whether the file's inode is now the body's canonical object, or a link to it.
+    func adoptShared(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
+        if try adoptAsNewObject(d, size: size, want, dirfd: dirfd, name: name) { return true }
+        return try lock.withLock { try adoptInChain(d, size: size, want, dirfd: dirfd, name: name) }
     }
 
     /// Without `lock` held: most new bodies have no object at all, so the file just written is
@@ -179,7 +199,8 @@ extension ObjectStore {
 
     /// With `lock` held: the file just written at `dirfd/name` (its metadata `want`) becomes an
     /// object inode, or a link to an equal inode another writer stored since this file looked.
-    private func adoptInChain(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws {
+    /// Returns whether that inode is the canonical object.
+    private func adoptInChain(_ d: Digest, size: Int64, _ want: Metadata, dirfd: Int32, name: PathBytes) throws -> Bool {
         let (dir, rest) = ObjectStore.split(d)
         let dfd = try subdir(dir)
         while true {
@@ -189,7 +210,7 @@ extension ObjectStore {
                 if try replace(dirfd, name, withLinkTo: ofd, oname) {
                     bodiesReused += 1
                     bytesReused += size
-                    return
+                    return oname == rest
                 }
                 full.insert(oname)
             case .absent(let free, _):
@@ -202,7 +223,7 @@ extension ObjectStore {
                         objectsAdded += 1
                         bytesAdded += size
                     }
-                    return
+                    return free == rest
                 }
                 let e = errno
                 if claimed { pending.forget(object, by: self) }

@@ -173,17 +173,30 @@ public final class ObjectStore {
     /// `mayWrite`: the caller writes the body when this returns false (the file writer), so the
     /// lookup may be skipped while it rarely finds anything (`DedupOdds`); loading a tree from a
     /// catalog and copying a hard-linked file need the object found whenever it exists.
+    ///
+    /// `trustCanonical` (hardlink mode): a catalog says the canonical object has this metadata
+    /// (`CatalogEntry.canonicalObject`); it is linked without looking at it first.
     func placeExisting(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes,
-                       mayWrite: Bool = false) throws -> Bool {
+                       mayWrite: Bool = false, trustCanonical: Bool = false) throws -> Placement {
         switch self.mode {
         case .hardlink:
             let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
-            return try placeShared(d, size: size, want, dirfd: dirfd, name: name, mayWrite: mayWrite)
+            return try placeShared(d, size: size, want, dirfd: dirfd, name: name, mayWrite: mayWrite, trustCanonical: trustCanonical)
         case .reflink, .copy:
-            return try lock.withLock { try placeCopy(d, size: size, mode: mode, sec: sec, nsec: nsec, dirfd: dirfd, name: name) }
+            return try lock.withLock { try placeCopy(d, size: size, mode: mode, sec: sec, nsec: nsec, dirfd: dirfd, name: name) } ? .other : .absent
         case .auto:
-            return false
+            return .absent
         }
+    }
+
+    /// How `placeExisting` placed a body.
+    enum Placement: Equatable {
+        /// Not stored (with a usable inode): the caller writes the body.
+        case absent
+        /// Linked to the canonical object, which has the wanted metadata.
+        case canonical
+        /// Linked to another inode of the body (a variant, a continuation), or a copy or clone.
+        case other
     }
 
     /// With `lock` held: `placeExisting` in reflink and copy mode (a clone or copy of the object).
@@ -212,13 +225,17 @@ public final class ObjectStore {
 
     /// Records the body just written to `dirfd/name` (already closed, metadata applied) in the store.
     /// `fd` is an open read fd of that file when the mode needs one (reflink, copy).
-    func adopt(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes, fd: Int32) throws {
+    /// Returns whether the body's canonical object now has this metadata (hardlink mode: the file
+    /// became it, or was linked to it).
+    @discardableResult
+    func adopt(_ d: Digest, size: Int64, mode: UInt32, sec: Int64, nsec: UInt32, dirfd: Int32, name: PathBytes, fd: Int32) throws -> Bool {
         switch self.mode {
         case .hardlink:
             let want = Metadata(mode: UInt32(ObjectStore.sharedMode(mode, worldReadable: worldReadable)), sec: sec, nsec: nsec)
-            try adoptShared(d, size: size, want, dirfd: dirfd, name: name)
+            return try adoptShared(d, size: size, want, dirfd: dirfd, name: name)
         case .reflink, .copy, .auto:
             try lock.withLock { try adoptCopy(d, size: size, sec: sec, nsec: nsec, fd: fd) }
+            return false
         }
     }
 

@@ -175,7 +175,8 @@ extension Verifier {
             mode = .auto
         }
         let builder = try ImageBuilder(repository: repository, linkMode: mode, worldReadable: record?.worldReadable ?? false)
-        try builder.start(from: catalog, diffIDs: record?.diffIDs ?? [])
+        // A repair trusts no hint: every object is looked at before it is linked.
+        try builder.start(from: catalog, diffIDs: record?.diffIDs ?? [], trustHints: false)
         try builder.replaceTree(id, expected: catalog)
     }
 }

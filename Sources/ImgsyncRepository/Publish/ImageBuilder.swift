@@ -120,9 +120,10 @@ public final class ImageBuilder {
     public var bytesReused: Int64 { store.bytesReused }
 
     /// Starts from a known chain's catalog (links and mkdirs only) instead of applying its layers.
-    public func start(from catalog: [CatalogEntry], diffIDs: [Digest]) throws {
+    /// `trustHints`: see `LayerApplier.load` (false for a repair: every object is looked at).
+    public func start(from catalog: [CatalogEntry], diffIDs: [Digest], trustHints: Bool = true) throws {
         precondition(self.diffIDs.isEmpty, "start(from:) must come before any layer")
-        try applier.load(catalog: catalog)
+        try applier.load(catalog: catalog, trustHints: trustHints)
         self.diffIDs = diffIDs
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ImgsyncTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,7 +55,7 @@ final class ScratchFilesystem {
         p.arguments = args
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return -1 }
+        do { try p.runSerialized() } catch { return -1 }
         p.waitUntilExit()
         return p.terminationStatus
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ImgsyncTestSupport
 import Synchronization
 import Testing
 
@@ -181,15 +182,5 @@ func waitForPort(_ host: String, _ port: Int, timeout: TimeInterval = 60) async 
     throw CommandFailed(command: ["connect", "\(host):\(port)"], status: -1, output: "nothing listening after \(timeout) s")
 }
 
-/// Every process the tests start is launched under this lock. A test run crashed inside
-/// Foundation's `Process.run()` (in memcpy) while other tests were launching processes at the
-/// same moment; launching one at a time costs nothing measurable (the wait for exit stays
-/// concurrent).
-let processLaunchLock = NSLock()
+// `Process.runSerialized()`: ImgsyncTestSupport (ProcessLaunch.swift).
 
-extension Process {
-    /// `run()`, one launch at a time in this test process.
-    func runSerialized() throws {
-        try processLaunchLock.withLock { try run() }
-    }
-}

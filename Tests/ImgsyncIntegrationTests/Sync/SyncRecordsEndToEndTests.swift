@@ -1,4 +1,5 @@
 import Foundation
+import ImgsyncTestSupport
 import Testing
 
 /// `imgsync sync` as the systemd unit runs it: `--metrics-file`, `--events` and `--json` after a run
