@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Every process the tests start (all test targets run in one test process) is launched under
 /// this lock. Foundation's `Process.run()` finds the highest open fd by listing /proc/self/fd and
@@ -12,15 +9,6 @@ import Glibc
 /// arena (`MALLOC_ARENA_MAX=1`), whose heap keeps room to spare after every block, so the copy
 /// never reaches unmapped memory (a thread's arena grows by just the pages it needs).
 private let processLaunchLock = NSLock()
-
-/// How many descriptors this process has open (entries of /proc/self/fd, not reading their names).
-public func openDescriptorCount() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return 0 }
-    defer { closedir(dir) }
-    var count = 0
-    while readdir(dir) != nil { count += 1 }
-    return max(0, count - 3)  // ".", "..", and the listing's own descriptor
-}
 
 extension Process {
     /// `run()`, one launch at a time in this test process.

@@ -56,7 +56,7 @@ extension LayerApplier {
                                      mtimeNsec: i.mtimeNsec, size: i.type == .regular ? i.size : 0, sha256: i.sha256,
                                      linkTarget: i.linkTarget, linkGroup: group, devMajor: i.devMajor, devMinor: i.devMinor,
                                      xattrs: i.xattrs, implied: i.implied)
-            entry.canonicalObject = i.type == .regular && i.canonicalObject
+            entry.canonicalObject = i.canonicalObject
             try body(entry)
             guard node.isDirectory else { return }
             for child in node.sortedChildren {

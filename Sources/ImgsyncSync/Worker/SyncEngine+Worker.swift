@@ -39,13 +39,8 @@ extension SyncEngine {
         let before = repository.imageID(of: target.name)
         let root = repository.root
         let nameDirectory = ([root] + target.name.components.dropLast()).joined(separator: "/")
-        let cleanup: @Sendable (pid_t) -> Void = { pid in WorkerLeftovers.remove(pid: pid, root: root, nameDirectory: nameDirectory) }
-        let worker: WorkerProcess
-        if let spare = WorkerProcess.takeSpare(executable: executable) {
-            spare.whenEnded(cleanup)
-            worker = spare
-        } else {
-            worker = try WorkerProcess.start(executable: executable, arguments: ["build-worker"], afterExit: cleanup)
+        let worker = try WorkerProcess.buildWorker(executable: executable) { pid in
+            WorkerLeftovers.remove(pid: pid, root: root, nameDirectory: nameDirectory)
         }
         do {
             try await onDedicatedThread(name: "imgsync-feed") { try worker.input.send(.job, payload) }

@@ -94,10 +94,9 @@ final class WorkerProcess: @unchecked Sendable {
     private var lifeline: Int32
     private var exit: WorkerExit?
     private var waiters: [CheckedContinuation<WorkerExit, Never>] = []
-    /// Runs once the worker has ended, before its pid is released (`start`, `whenEnded`); set to
-    /// nil when it has run, and `ended` then, so a cleanup given later does not run for a reused pid.
+    /// Runs once the worker has ended, before its pid is released (`start`, `whenEnded`); taken
+    /// (set to nil) when the worker has ended.
     private var afterExit: (@Sendable (pid_t) -> Void)?
-    private var ended = false
     /// The executable it runs (a spare is taken only by a build that would start the same one).
     let executable: String
 
@@ -232,20 +231,19 @@ final class WorkerProcess: @unchecked Sendable {
     /// The cleanup to run now that the worker has ended (nil when none was given).
     private func takeAfterExit() -> (@Sendable (pid_t) -> Void)? {
         lock.withLock {
-            ended = true
             defer { afterExit = nil }
             return afterExit
         }
     }
 
-    /// Gives a worker started without one (a spare) the cleanup to run when it ends. Not run when
-    /// the worker has already ended: a spare that ends before its job has written nothing.
-    func whenEnded(_ cleanup: @escaping @Sendable (pid_t) -> Void) {
-        lock.withLock { if !ended { afterExit = cleanup } }
+    /// Gives a worker started without one (a spare) the cleanup to run when it ends. A spare that
+    /// ends before it is given one has had no job and written nothing: the cleanup is not run.
+    private func whenEnded(_ cleanup: @escaping @Sendable (pid_t) -> Void) {
+        lock.withLock { afterExit = cleanup }
     }
 
-    /// Whether the worker has not ended yet.
-    var isRunning: Bool { lock.withLock { !ended } }
+    /// Whether the worker has not been reaped yet.
+    var isRunning: Bool { lock.withLock { exit == nil } }
 
     private func finish(_ ended: WorkerExit) {
         lock.lock()
@@ -288,6 +286,16 @@ final class WorkerProcess: @unchecked Sendable {
 extension WorkerProcess {
     /// At most one worker started before any build asked for one (`BuildWorkers.prestart`).
     private static let spare = Mutex<WorkerProcess?>(nil)
+
+    /// `imgsync build-worker` of `executable` for a build: the spare when one runs that executable,
+    /// given `afterExit` now, else a new one.
+    static func buildWorker(executable: String, afterExit: @escaping @Sendable (pid_t) -> Void) throws -> WorkerProcess {
+        if let spare = takeSpare(executable: executable) {
+            spare.whenEnded(afterExit)
+            return spare
+        }
+        return try start(executable: executable, arguments: ["build-worker"], afterExit: afterExit)
+    }
 
     /// Starts a spare worker unless one is waiting. Best effort: a worker that cannot be started
     /// now is started (and its failure reported) by the build that needs it.

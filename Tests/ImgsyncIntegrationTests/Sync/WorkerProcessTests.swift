@@ -102,9 +102,9 @@ import Testing
     }
 
     /// A spare worker, started before any job (`imgsync add --sync` starts one while it asks the
-    /// registry), builds the next job like a worker started for it, and cleans up after itself
-    /// through the cleanup given when it is taken. A spare of another executable is not taken, and
-    /// a spare let go ends. (One test: the spare is one per process.)
+    /// registry), is what the next build gets (`buildWorker`); it builds the job like a worker
+    /// started for it, and runs the cleanup given when it was taken. A spare of another executable
+    /// is not taken, and a spare let go ends. (One test: the spare is one per process.)
     @Test func aSpareWorkerTakesTheNextJob() async throws {
         try await withRoot { root in
             var t = TarBuilder()
@@ -116,12 +116,12 @@ import Testing
             #expect(WorkerProcess.takeSpare(executable: "/usr/bin/false") == nil)
             #expect(WorkerProcess.takeSpare(executable: imgsyncExecutable) == nil, "the spare of another executable was let go")
 
+            // A build takes the spare (as the sync engine does), which then is gone from its slot.
             WorkerProcess.prestart(executable: imgsyncExecutable)
-            let spare = try #require(WorkerProcess.takeSpare(executable: imgsyncExecutable))
+            let cleaned = Mutex(false)
+            let spare = try WorkerProcess.buildWorker(executable: imgsyncExecutable) { _ in cleaned.withLock { $0 = true } }
             #expect(WorkerProcess.takeSpare(executable: imgsyncExecutable) == nil, "a spare is taken once")
             #expect(spare.isRunning)
-            let cleaned = Mutex(false)
-            spare.whenEnded { _ in cleaned.withLock { $0 = true } }
             try spare.input.send(.job, payload)
             try spare.input.send([ByteBuffer(bytes: tar)])
             try spare.input.send(.end)
